@@ -1,0 +1,226 @@
+"""Offline test doubles, registered with Inspect as the ``offline`` provider.
+
+They are not models: they exist so that tasks, scorers, the store and the trainer can
+be exercised end to end without a network or a GPU.
+
+* ``offline/writer`` (or ``offline/writer-<anything>``): writes deterministic prose of
+  about the requested length (read from "... N words long." or "N words" in the
+  prompt; 300 words when none is stated). The text depends on the model name, so
+  ``writer-a`` and ``writer-b`` behave as two different models. ``-M length_bias=0.7``
+  writes 70% of the requested length; ``-M think=true`` prefixes a ``<think>`` block.
+  Stops at ``max_tokens`` (1 token ~ 0.75 words) with stop reason ``max_tokens``.
+* ``offline/judge``: answers any ``response_schema`` with a valid JSON instance,
+  quoting the story (the text inside ``<story>`` tags, else the whole prompt) for
+  every string array. ``-M latency=0.5`` sleeps per call, ``-M malformed=0.2`` makes
+  that share of replies malformed, ``-M fail=0.1`` makes that share of calls raise.
+  Scores are a deterministic function of the story, the schema and the seed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import re
+from typing import Any
+
+from inspect_ai.model import (
+    ChatMessage,
+    GenerateConfig,
+    ModelAPI,
+    ModelOutput,
+    ModelUsage,
+    modelapi,
+)
+from inspect_ai.tool import ToolChoice, ToolInfo
+
+from ..length import parse_target
+
+WORDS_PER_TOKEN = 0.75
+_ANY_TARGET = re.compile(r"(\d[\d,]*)(?:\s*-\s*\d[\d,]*)?\s+words", re.IGNORECASE)
+_STORY = re.compile(r"<story>\n?(.*?)\n?</story>", re.DOTALL)
+
+_VOCAB = {
+    "nouns": "lantern harbor letter orchard engine sister river signal winter ledger kitchen "
+    "bridge window garden station archive compass violin meadow tower ferry market dust "
+    "photograph mountain corridor clock ember tide".split(),
+    "verbs": "carried folded watched remembered opened crossed mended counted followed "
+    "whispered gathered answered buried lifted noticed waited traced kept".split(),
+    "adjs": "quiet narrow salt-stained amber restless borrowed patient crooked silver "
+    "distant unfinished warm brittle careful".split(),
+    "names": "Mara Tobias Inez Oren Lucia Pell Hana Corwin Adaeze Sven".split(),
+}
+
+
+class OfflineError(RuntimeError):
+    """A simulated provider failure (``-M fail=``)."""
+
+
+def _rng(*parts: object) -> random.Random:
+    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def _usage(prompt: str, completion: str) -> ModelUsage:
+    inp, out = max(1, len(prompt) // 4), max(1, len(completion) // 4)
+    return ModelUsage(input_tokens=inp, output_tokens=out, total_tokens=inp + out)
+
+
+def _prompt_text(messages: list[ChatMessage]) -> str:
+    return "\n\n".join(m.text for m in messages)
+
+
+def requested_words(prompt: str, default: int = 300) -> int:
+    target = parse_target(prompt)
+    if target is not None:
+        return target
+    match = _ANY_TARGET.search(prompt)
+    return int(match.group(1).replace(",", "")) if match else default
+
+
+def write_story(model_name: str, prompt: str, words: int) -> str:
+    """Deterministic prose of exactly ``words`` \\w+ words, in paragraphs."""
+    rng = _rng(model_name, prompt)
+    name = rng.choice(_VOCAB["names"])
+    out: list[str] = []
+    paragraph: list[str] = []
+    count = 0
+    while count < words:
+        n = min(words - count, rng.randint(8, 15))
+        tokens = [name if i == 0 else rng.choice(_VOCAB[rng.choice(("nouns", "verbs", "adjs"))]) for i in range(n)]
+        tokens = [t.replace("-", "") for t in tokens]  # keep one \w+ word per token
+        paragraph.append(" ".join(tokens) + ".")
+        count += n
+        if len(paragraph) >= rng.randint(4, 7):
+            out.append(" ".join(paragraph))
+            paragraph = []
+    if paragraph:
+        out.append(" ".join(paragraph))
+    return "\n\n".join(out)
+
+
+def _quotes(story: str, rng: random.Random, k: int) -> list[str]:
+    words = story.split()
+    if not words:
+        return []
+    quotes = []
+    for _ in range(k):
+        start = rng.randrange(max(1, len(words) - 6))
+        quotes.append(" ".join(words[start : start + 6]))
+    return quotes
+
+
+def instance_for(schema: dict[str, Any], rng: random.Random, story: str, key: str = "") -> Any:
+    """A value valid under ``schema`` (the subset of JSON Schema Inspect's
+    ``JSONSchema`` expresses), quoting ``story`` for string arrays."""
+    if schema.get("enum"):
+        return rng.choice(schema["enum"])
+    if schema.get("anyOf"):
+        return instance_for(schema["anyOf"][0], rng, story, key)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object":
+        props = schema.get("properties") or {}
+        return {name: instance_for(sub, rng, story, name) for name, sub in props.items()}
+    if kind == "array":
+        item = schema.get("items") or {"type": "string"}
+        cap = schema.get("maxItems", 2)
+        if item.get("type") == "string":
+            return _quotes(story, rng, min(1, cap))
+        return [instance_for(item, rng, story, key) for _ in range(min(1, cap))]
+    if kind == "integer":
+        lo, hi = int(schema.get("minimum", 0)), int(schema.get("maximum", 10))
+        return rng.randint(lo, hi)
+    if kind == "number":
+        lo, hi = float(schema.get("minimum", 0)), float(schema.get("maximum", 100))
+        return round(rng.uniform(lo, hi), 2)
+    if kind == "boolean":
+        return rng.random() < 0.5
+    if kind == "null":
+        return None
+    return f"Offline judge note on {key or 'this item'}."
+
+
+@modelapi(name="offline")
+class OfflineModel(ModelAPI):
+    def __init__(
+        self,
+        model_name: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        config: GenerateConfig = GenerateConfig(),
+        latency: float = 0.0,
+        malformed: float = 0.0,
+        fail: float = 0.0,
+        length_bias: float = 1.0,
+        think: bool = False,
+        **model_args: Any,
+    ) -> None:
+        super().__init__(model_name, base_url, api_key, [], config)
+        if model_args:
+            raise ValueError(f"offline provider: unknown -M option(s) {sorted(model_args)}")
+        if not (model_name.startswith("writer") or model_name.startswith("judge")):
+            raise ValueError(f"offline provider has 'writer[-name]' and 'judge[-name]', not {model_name!r}")
+        for opt, value in (("malformed", malformed), ("fail", fail)):
+            if not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"offline provider: -M {opt} must be a share in [0, 1]")
+        self.latency = float(latency)
+        self.malformed = float(malformed)
+        self.fail = float(fail)
+        self.length_bias = float(length_bias)
+        self.think = str(think).lower() in ("1", "true", "yes")
+
+    def max_connections(self) -> int:
+        return 64
+
+    def connection_key(self) -> str:
+        return f"offline/{self.model_name}"
+
+    async def count_text_tokens(self, text: str) -> int:  # no tiktoken download
+        return max(1, len(text) // 4)
+
+    async def generate(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> ModelOutput:
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        prompt = _prompt_text(input)
+        if self.model_name.startswith("writer"):
+            return self._write(prompt, config)
+        return self._judge(prompt, config)
+
+    def _write(self, prompt: str, config: GenerateConfig) -> ModelOutput:
+        name_factor = 0.9 + 0.2 * _rng(self.model_name).random()  # each writer its own habit
+        words = max(1, round(requested_words(prompt) * self.length_bias * name_factor))
+        stop = "stop"
+        if config.max_tokens is not None and words > config.max_tokens * WORDS_PER_TOKEN:
+            words, stop = int(config.max_tokens * WORDS_PER_TOKEN), "max_tokens"
+        text = write_story(self.model_name, prompt, words)
+        if self.think:
+            text = "<think>Plan: a quiet story about memory.</think>\n" + text
+        output = ModelOutput.from_content(model=self.model_name, content=text, stop_reason=stop)
+        output.usage = _usage(prompt, text)
+        return output
+
+    def _judge(self, prompt: str, config: GenerateConfig) -> ModelOutput:
+        match = _STORY.search(prompt)
+        story = match.group(1) if match else prompt
+        rng = _rng(self.model_name, story, config.seed)
+        if rng.random() < self.fail:
+            raise OfflineError("offline judge: simulated provider failure")
+        if config.response_schema is None:
+            text = "The offline judge needs a response schema to answer with JSON."
+        else:
+            schema = config.response_schema.json_schema.model_dump(exclude_none=True)
+            text = json.dumps(instance_for(schema, rng, story))
+            if rng.random() < self.malformed:
+                text = "Here is my assessment: " + text[: len(text) // 2]
+        output = ModelOutput.from_content(model=self.model_name, content=text)
+        output.usage = _usage(prompt, text)
+        return output
