@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import html
 import re
-from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
+
+import numpy as np
 
 WordCountMethod = Literal["paper", "longwriter"]
 
@@ -31,6 +32,7 @@ _LENGTH_SENTENCE = re.compile(
 )
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _REP_TOKEN = re.compile(r"\w+|[^\s]")
+_WHITESPACE = re.compile(r"\s+")
 
 LENGTH_INSTRUCTION = "Your story should be approximately {n} words long."
 
@@ -38,7 +40,7 @@ LENGTH_INSTRUCTION = "Your story should be approximately {n} words long."
 def count_words(text: str, method: WordCountMethod = "paper") -> int:
     """Count words with the paper's rule or LongWriter's (see module docstring)."""
     if method == "paper":
-        return len(_WORD.findall(html.unescape(text)))
+        return len(_WORD.findall(html.unescape(text) if "&" in text else text))
     if method == "longwriter":
         return len(_CJK.findall(text)) + len(_LATIN_WORD.findall(text))
     raise ValueError(f"unknown word-count method {method!r}; use 'paper' or 'longwriter'")
@@ -155,15 +157,15 @@ class BlankConfig:
     min_visible_ratio: float = 0.10
 
 
-def is_blank(text: str, target: int | None = None, cfg: BlankConfig = BlankConfig()) -> bool:
+def is_blank(
+    text: str, target: int | None = None, cfg: BlankConfig = BlankConfig(), *, words: int | None = None
+) -> bool:
     """Blank: too few words or mostly invisible characters. For short targets the word
     floor is lowered to half the target, so a 150-word request is not blank by rule."""
     floor = cfg.min_words if target is None else min(cfg.min_words, target / 2)
-    if count_words(text) < floor:
+    if (count_words(text) if words is None else words) < floor or not text:
         return True
-    if not text:
-        return True
-    visible = sum(1 for ch in text if not ch.isspace())
+    visible = len(_WHITESPACE.sub("", text))
     return visible / len(text) < cfg.min_visible_ratio
 
 
@@ -178,25 +180,36 @@ class RepetitionConfig:
 
 
 def self_repetition(text: str, cfg: RepetitionConfig = RepetitionConfig()) -> float:
-    """The paper's self-repetition penalty in [0, cap] (see POLARIS.md)."""
-    tokens = [t.lower() for t in _REP_TOKEN.findall(text)]
-    grams = [tuple(tokens[i : i + cfg.n]) for i in range(len(tokens) - cfg.n + 1)]
+    """The paper's self-repetition penalty in [0, cap] (see POLARIS.md).
+
+    N-grams are encoded as integers so that a 12k-word story is scored in a few
+    milliseconds with numpy instead of a Python loop over tuples."""
+    tokens = _REP_TOKEN.findall(text.lower())
+    n_grams = len(tokens) - cfg.n + 1
     ngram_ratio = local_ratio = 0.0
-    if grams:
-        counts = Counter(grams)
-        ngram_ratio = sum(c - 1 for c in counts.values() if c > 1) / len(grams)
-        last_seen: dict[tuple[str, ...], int] = {}
-        local_hits = 0
-        for i, gram in enumerate(grams):
-            prev = last_seen.get(gram)
-            if prev is not None and i - prev <= cfg.window:
-                local_hits += 1
-            last_seen[gram] = i
-        local_ratio = local_hits / len(grams)
+    if n_grams > 0:
+        vocab: dict[str, int] = {}
+        ids = np.fromiter((vocab.setdefault(t, len(vocab)) for t in tokens), dtype=np.int64, count=len(tokens))
+        base = len(vocab) + 1
+        if base ** cfg.n < 2**62:  # exact integer code for each n-gram
+            codes = np.zeros(n_grams, dtype=np.int64)
+            for k in range(cfg.n):
+                codes = codes * base + ids[k : k + n_grams]
+        else:  # huge vocabularies: fall back to hashing the tuples
+            codes = np.fromiter(
+                (hash(tuple(tokens[i : i + cfg.n])) for i in range(n_grams)), dtype=np.int64, count=n_grams
+            )
+        ngram_ratio = (n_grams - len(np.unique(codes))) / n_grams
+        # Local repeats: an n-gram whose previous occurrence is at most `window` back.
+        order = np.lexsort((np.arange(n_grams), codes))
+        sorted_codes, positions = codes[order], order
+        same = sorted_codes[1:] == sorted_codes[:-1]
+        near = (positions[1:] - positions[:-1]) <= cfg.window
+        local_ratio = float(np.count_nonzero(same & near)) / n_grams
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     line_ratio = (len(lines) - len(set(lines))) / len(lines) if lines else 0.0
     penalty = cfg.w_ngram * (0.7 * max(0.0, ngram_ratio - cfg.hinge) + 0.3 * local_ratio)
-    return min(cfg.cap, penalty + cfg.w_lines * line_ratio)
+    return float(min(cfg.cap, penalty + cfg.w_lines * line_ratio))
 
 
 @dataclass(frozen=True)
@@ -233,7 +246,7 @@ def measure(
         length_score=None if not target else longwriter_length_score(target, words),
         length_penalty=None if not target else band_penalty(words, target),
         self_repetition=self_repetition(story),
-        blank=int(is_blank(story, target)),
+        blank=int(is_blank(story, target, words=count_words(story) if method != "paper" else words)),
         bucket=bucket(target),
         bucket_2k=bucket_2k(target),
         truncated=int(truncated),

@@ -1,0 +1,65 @@
+import pytest
+from inspect_ai.model import GenerateConfig
+
+from judge_helpers import STORY, scripted_model, valid_reply
+from polaris_bench.judge import JudgeConfig, judge_story
+
+
+async def test_retry_recovers_and_varies_the_seed(sq_rubric):
+    calls: list[GenerateConfig] = []
+    model = scripted_model(["not json", valid_reply(sq_rubric, {"P1": 9})], calls)
+    j = await judge_story(sq_rubric, "Prompt. Your story should be approximately 900 words long.", STORY, model)
+    assert j.ok and j.attempts == 2 and j.scores["P1"] == 9 and j.result["overall"] == 9
+    assert j.errors and "not a bare JSON object" in j.errors[0]
+    assert calls[0].seed != calls[1].seed  # so a response cache cannot replay the bad reply
+    assert calls[0].response_schema is not None and calls[0].response_schema.name == "story_quality_judgement"
+
+
+async def test_gives_up_unscored_with_every_reason(sq_rubric):
+    model = scripted_model(["", "```json\n{}\n```", RuntimeError("provider down")])
+    j = await judge_story(sq_rubric, "Prompt.", STORY, model, JudgeConfig(max_attempts=3))
+    assert not j.ok and j.result is None and j.scores is None and j.attempts == 3
+    reason = j.unscored_reason
+    assert "attempt 1: empty reply" in reason
+    assert "attempt 2: reply is not a bare JSON object" in reason
+    assert "attempt 3: judge call failed: RuntimeError: provider down" in reason
+    assert j.metadata()["unscored_reason"] == reason
+
+
+async def test_length_sentence_and_thinking_are_removed_before_judging(sq_rubric):
+    calls = []
+    seen = []
+
+    model = scripted_model([valid_reply(sq_rubric)], calls)
+    original = model.generate
+
+    async def spy(input, config=None, **kw):
+        seen.append(input[0].text)
+        return await original(input, config=config, **kw)
+
+    model.generate = spy  # type: ignore[method-assign]
+    prompt = "Write about the harbor. Your story should be approximately 3000 words long."
+    j = await judge_story(sq_rubric, prompt, "<think>secret plan</think>" + STORY, model)
+    assert j.ok
+    assert "approximately 3000 words" not in seen[0] and "Write about the harbor." in seen[0]
+    assert "secret plan" not in seen[0] and "counted the boats" in seen[0]
+
+
+async def test_missing_grader_role_is_an_error_not_the_writer(sq_rubric):
+    from inspect_ai._util.error import PrerequisiteError
+
+    with pytest.raises(PrerequisiteError):
+        await judge_story(sq_rubric, "Prompt.", STORY)
+
+
+async def test_compact_mode_and_metadata(sq_rubric):
+    import json
+
+    body = {"criteria": {c.id: c.min for c in sq_rubric.criteria}, "positive_total": 0, "negative_total": 0,
+            "overall": 0, "label": "poor"}
+    body["criteria"]["P2"] = 14
+    j = await judge_story(sq_rubric, "Prompt.", STORY, scripted_model([json.dumps(body)]), JudgeConfig(compact=True))
+    meta = j.metadata()
+    assert j.ok and meta["judge_mode"] == "compact" and meta["criteria"]["P2"] == 14
+    assert meta["rubric_sha256"] == sq_rubric.sha256 and len(meta["template_sha256"]) == 64
+    assert meta["label"] == "very_poor" and meta["judge_model"] == "mockllm/model"

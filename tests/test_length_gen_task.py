@@ -1,0 +1,111 @@
+"""The headline task end to end with the offline providers (Python API and CLI)."""
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from inspect_ai import eval as inspect_eval
+from inspect_ai.log import read_eval_log
+from inspect_ai.model import get_model
+
+from polaris_bench.scorers import LENGTH_KEYS
+from polaris_bench.sweep import PromptFileError, max_tokens_for, select_prompts, sweep_samples
+
+ROOT = Path(__file__).resolve().parents[1]
+SQ_KEYS = {"overall", "reward", "positive_total", "negative_total", "bonus", "penalty"}
+
+
+def _task(**args):
+    sys.path.insert(0, str(ROOT / "tasks"))
+    from length_gen import length_gen
+
+    return length_gen(**args)
+
+
+def _run(tmp_path, task, model="offline/writer-a", grader="offline/judge", **model_args):
+    grader_model = get_model(grader, memoize=False, **model_args.pop("grader_args", {}))
+    [log] = inspect_eval(
+        task, model=model, model_args=model_args, model_roles={"grader": grader_model},
+        log_dir=str(tmp_path), display="none",
+    )
+    assert log.status == "success", log.error
+    return log
+
+
+def test_every_sample_has_every_key(tmp_path):
+    log = _run(tmp_path, _task(prompts="2", targets="150,1000"))
+    assert len(log.samples) == 4
+    ids = {s.id for s in log.samples}
+    assert "lighthouse-ledger@150" in ids and "salt-orchard@1000" in ids
+    for s in log.samples:
+        sq, la = s.scores["story_quality"], s.scores["length_adherence"]
+        assert set(sq.value) >= SQ_KEYS and sq.value["reward"] == pytest.approx(sq.value["overall"] / 100)
+        meta = sq.metadata
+        for key in ("criteria", "positive_total", "negative_total", "bonus", "penalty", "label", "attempts",
+                    "judge_model", "rubric_sha256", "template_sha256", "evidence"):
+            assert key in meta, key
+        assert len(meta["criteria"]) == 18 and meta["judge_model"] == "offline/judge"
+        assert set(la.value) == set(LENGTH_KEYS)
+        assert la.value["target_words"] == s.metadata["target_words"]
+        assert la.metadata["bucket"] == s.metadata["bucket"]
+        assert la.value["blank"] == 0  # 150-word target: the blank floor drops to 75 words
+    metrics = {m.name: m for m in log.results.scores}
+    assert "grouped_overall_short" in metrics["overall"].metrics
+
+
+def test_unparseable_judge_leaves_samples_unscored_with_reason(tmp_path):
+    log = _run(tmp_path, _task(prompts="1", targets="1000", judge_attempts=2), grader_args={"malformed": 1.0})
+    [s] = log.samples
+    sq = s.scores["story_quality"]
+    assert isinstance(sq.value, float) and math.isnan(sq.value)
+    assert "attempt 2" in sq.reason and sq.metadata["attempts"] == 2
+    assert s.scores["length_adherence"].value["words"] > 500  # length is still measured
+
+
+def test_truncation_and_thinking_writer(tmp_path):
+    log = _run(tmp_path, _task(prompts="1", targets="3000", max_tokens=200), model="offline/writer", think=True)
+    [s] = log.samples
+    la = s.scores["length_adherence"].value
+    assert la["truncated"] == 1 and la["words"] == 150  # 200 tokens at 0.75 words each
+    assert "<think>" in s.output.completion and "Plan" not in s.scores["story_quality"].answer
+
+
+def test_length_bias_writes_shorter(tmp_path):
+    log = _run(tmp_path, _task(prompts="1", targets="1000"), model="offline/writer-a", length_bias=0.5)
+    assert log.samples[0].scores["length_adherence"].value["length_ratio"] < 0.6
+
+
+def test_sweep_dataset_and_prompt_selection(tmp_path):
+    assert len(select_prompts(None)) >= 24
+    assert [p.id for p in select_prompts("salt-orchard,night-ferry")] == ["salt-orchard", "night-ferry"]
+    with pytest.raises(PromptFileError, match="unknown prompt id"):
+        select_prompts("nope")
+    bad = tmp_path / "p.jsonl"
+    bad.write_text('{"id": "a", "prompt": "x"}\n{"id": "a", "prompt": "y"}\n')
+    with pytest.raises(PromptFileError, match=r"p.jsonl:2: duplicate id"):
+        select_prompts(str(bad))
+    bad.write_text('{"id": "a"}\n')
+    with pytest.raises(PromptFileError, match=r"p.jsonl:1: 'prompt'"):
+        select_prompts(str(bad))
+    [sample] = sweep_samples(select_prompts("1"), [12000])
+    assert sample.input.endswith("Your story should be approximately 12000 words long.")
+    assert sample.metadata["bucket"] == "far" and sample.metadata["bucket_2k"] == "10-12k"
+    assert max_tokens_for(12000) >= 16000
+
+
+def test_cli_end_to_end(tmp_path):
+    inspect = Path(sys.executable).parent / "inspect"
+    result = subprocess.run(
+        [str(inspect), "eval", "tasks/length_gen.py", "--model", "offline/writer-b",
+         "--model-role", "grader=offline/judge", "-T", "prompts=2", "-T", "targets=1000,5000,12000",
+         "--log-dir", str(tmp_path), "--display", "none"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    [path] = list(tmp_path.glob("*.eval"))
+    log = read_eval_log(str(path))
+    assert log.status == "success" and len(log.samples) == 6
+    assert {s.metadata["bucket"] for s in log.samples} == {"ID", "near", "far"}
+    assert all("story_quality" in s.scores and "length_adherence" in s.scores for s in log.samples)
