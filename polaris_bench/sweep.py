@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.dataset import Sample
 
 from .length import bucket, bucket_2k, length_instruction
 
@@ -129,7 +129,3 @@ def sweep_samples(prompts: list[StoryPrompt], targets: list[int]) -> list[Sample
                 )
             )
     return samples
-
-
-def sweep_dataset(prompts: str | None = None, targets: str | list[int] | None = None) -> MemoryDataset:
-    return MemoryDataset(sweep_samples(select_prompts(prompts), parse_targets(targets)), name="length_gen")

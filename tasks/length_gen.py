@@ -6,10 +6,12 @@ each story judged with the POLARIS Story Quality rubric and measured for length.
 """
 
 from inspect_ai import Task, task
+from inspect_ai.dataset import MemoryDataset
 
+from polaris_bench.datasets import load_generations, select_samples, use_generations
 from polaris_bench.scorers import length_adherence, story_quality
 from polaris_bench.solvers import write_story
-from polaris_bench.sweep import DEFAULT_THINKING_ALLOWANCE, sweep_dataset
+from polaris_bench.sweep import DEFAULT_THINKING_ALLOWANCE, parse_targets, select_prompts, sweep_samples
 
 
 @task
@@ -21,6 +23,7 @@ def length_gen(
     rubric: str = "story_quality",
     compact: bool = False,
     judge_attempts: int = 3,
+    generations: str | None = None,
 ) -> Task:
     """Args:
     prompts: embedded set (default), a JSONL path, N (first N) or comma-separated ids.
@@ -30,10 +33,20 @@ def length_gen(
     rubric: a bundled rubric name or a YAML path (polaris_sq aggregation).
     compact: judge with scores only (no justifications or quotes).
     judge_attempts: judge calls per story before it is left unscored.
+    generations: JSONL of existing stories (id = "<prompt id>@<target>") to judge
+      instead of generating.
     """
+    samples = sweep_samples(select_prompts(prompts), parse_targets(targets))
+    if generations:
+        samples = select_samples(samples, load_generations(generations), generations)
+    solver = (
+        use_generations(generations)
+        if generations
+        else write_story(max_tokens=max_tokens, thinking_allowance=thinking_allowance)
+    )
     return Task(
-        dataset=sweep_dataset(prompts, targets),
-        solver=write_story(max_tokens=max_tokens, thinking_allowance=thinking_allowance),
+        dataset=MemoryDataset(samples, name="length_gen"),
+        solver=solver,
         scorer=[
             story_quality(rubric=rubric, compact=compact, max_attempts=judge_attempts),
             length_adherence(),

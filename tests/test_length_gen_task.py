@@ -109,3 +109,55 @@ def test_cli_end_to_end(tmp_path):
     assert log.status == "success" and len(log.samples) == 6
     assert {s.metadata["bucket"] for s in log.samples} == {"ID", "near", "far"}
     assert all("story_quality" in s.scores and "length_adherence" in s.scores for s in log.samples)
+
+
+def _story_quality_task(**args):
+    sys.path.insert(0, str(ROOT / "tasks"))
+    from story_quality import story_quality
+
+    return story_quality(**args)
+
+
+def test_story_quality_task_on_a_local_polaris_file(tmp_path):
+    import json
+
+    data = tmp_path / "polaris_test.jsonl"
+    rows = [
+        {"uid": "p1", "prompt": "A clockmaker's last commission. Your story should be approximately 2000 words long.",
+         "target_word_count": 2000},
+        {"uid": "p2", "prompt": "Two sisters inherit a bakery.", "target_word_count": 9000},
+    ]
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    log = _run(tmp_path / "logs", _story_quality_task(dataset=str(data)))
+    by_id = {s.id: s for s in log.samples}
+    assert by_id["p2"].input.endswith("Your story should be approximately 9000 words long.")
+    assert by_id["p2"].metadata["bucket"] == "far"
+    for s in log.samples:
+        assert set(s.scores["story_quality"].value) >= SQ_KEYS
+        assert s.scores["length_adherence"].value["target_words"] == s.metadata["target_words"]
+
+
+def test_story_quality_without_network_names_the_override(monkeypatch):
+    from polaris_bench.datasets import DatasetError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    with pytest.raises(DatasetError, match="-T dataset="):
+        _story_quality_task()
+
+
+def test_length_gen_judges_existing_generations(tmp_path):
+    import json
+
+    gens = tmp_path / "gens.jsonl"
+    story = "The ferry came in at dusk and nobody counted the passengers twice. " * 30
+    gens.write_text(json.dumps({"id": "night-ferry@1000", "story": story, "model": "released-model"}) + "\n")
+    log = _run(tmp_path / "logs", _task(prompts="night-ferry", targets="1000,3000", generations=str(gens)))
+    [s] = log.samples
+    assert s.id == "night-ferry@1000" and s.output.completion == story
+    assert s.scores["length_adherence"].value["words"] == 12 * 30
+    gens.write_text(json.dumps({"id": "night-ferry@5000", "story": story}) + "\n")
+    from polaris_bench.datasets import DatasetError
+
+    with pytest.raises(DatasetError, match="matches no prompt"):
+        _task(prompts="night-ferry", targets="1000", generations=str(gens))
