@@ -63,3 +63,36 @@ async def test_compact_mode_and_metadata(sq_rubric):
     assert j.ok and meta["judge_mode"] == "compact" and meta["criteria"]["P2"] == 14
     assert meta["rubric_sha256"] == sq_rubric.sha256 and len(meta["template_sha256"]) == 64
     assert meta["label"] == "very_poor" and meta["judge_model"] == "mockllm/model"
+
+
+async def test_structured_reasoning_content_is_not_parsed_or_judged(sq_rubric):
+    from inspect_ai.model import ChatMessageAssistant, ContentReasoning, ContentText, ModelOutput, ModelUsage, get_model
+
+    reply = ChatMessageAssistant(
+        content=[ContentReasoning(reasoning="Let me think {not json}"), ContentText(text=valid_reply(sq_rubric))]
+    )
+
+    def respond(input, tools, tool_choice, config):
+        out = ModelOutput(model="mockllm", choices=[{"message": reply, "stop_reason": "stop"}])
+        out.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+        return out
+
+    model = get_model("mockllm/model", custom_outputs=respond, memoize=False)
+    j = await judge_story(sq_rubric, "Prompt.", STORY, model)
+    assert j.ok and j.attempts == 1
+
+
+def test_writer_reasoning_content_is_not_part_of_the_story():
+    from inspect_ai.model import ChatMessageAssistant, ContentReasoning, ContentText, ModelOutput
+
+    from polaris_bench.scorers import story_text
+
+    class State:
+        output = ModelOutput(
+            model="m",
+            choices=[{"message": ChatMessageAssistant(content=[ContentReasoning(reasoning="plan plan plan"),
+                                                               ContentText(text="<think>more</think>The story.")]),
+                      "stop_reason": "stop"}],
+        )
+
+    assert story_text(State()) == "The story."
