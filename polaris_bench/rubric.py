@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .paths import resolve_user_path
+
 Polarity = Literal["positive", "negative", "bonus", "penalty"]
 
 
@@ -210,7 +212,7 @@ def _bundled_dir() -> Path:
 
 
 def resolve_rubric_path(name_or_path: str | Path) -> Path:
-    path = Path(name_or_path)
+    path = resolve_user_path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.exists():
             raise RubricError(f"{path}: rubric file not found")

@@ -8,6 +8,7 @@ in ``Score.reason`` and ``metadata["unscored_reason"]``: excluded from metrics, 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from inspect_ai.scorer import (
@@ -131,8 +132,8 @@ def story_quality(
 
 @scorer(metrics=_key_metrics(list(LENGTH_KEYS), "bucket"))
 def length_adherence(method: WordCountMethod = "paper") -> Scorer:
-    """Length metrics without an LLM. Keys that need a target are ``None`` when the
-    sample has none (never an invented target)."""
+    """Length metrics without an LLM. Keys that need a target are NaN (no value) when
+    the sample has none: never an invented target."""
 
     async def score(state: TaskState, target: Target) -> Score:
         story = story_text(state)
@@ -140,7 +141,9 @@ def length_adherence(method: WordCountMethod = "paper") -> Scorer:
         truncated = bool(state.output) and state.output.stop_reason == "max_tokens"
         report = measure(story, wanted, truncated=truncated, method=method)
         values = report.as_dict()
-        value = {k: values[k] for k in LENGTH_KEYS}
+        # NaN, Inspect's "no value" sentinel, where a key needs a target the sample
+        # lacks: metrics skip it (None would be averaged as 0) and the store keeps NULL.
+        value = {k: math.nan if values[k] is None else values[k] for k in LENGTH_KEYS}
         return Score(
             value=value,
             answer=f"{report.words} words" + (f" / {wanted}" if wanted else ""),

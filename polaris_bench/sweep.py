@@ -10,11 +10,11 @@ import json
 import math
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 from inspect_ai.dataset import Sample
 
 from .length import bucket, bucket_2k, length_instruction
+from .paths import resolve_user_path
 
 # One target in each of the paper's six 2k-word buckets, ending at 12k words.
 DEFAULT_TARGETS: tuple[int, ...] = (1000, 3000, 5000, 7000, 9000, 12000)
@@ -71,7 +71,7 @@ def select_prompts(spec: str | None) -> list[StoryPrompt]:
     if spec is None or str(spec).strip() == "":
         return embedded_prompts()
     spec = str(spec).strip()
-    path = Path(spec)
+    path = resolve_user_path(spec)
     if path.suffix in (".jsonl", ".json") or path.exists():
         if not path.exists():
             raise PromptFileError(f"{path}: prompt file not found")

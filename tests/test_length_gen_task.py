@@ -161,3 +161,31 @@ def test_length_gen_judges_existing_generations(tmp_path):
 
     with pytest.raises(DatasetError, match="matches no prompt"):
         _task(prompts="night-ferry", targets="1000", generations=str(gens))
+
+
+def test_samples_without_a_target_get_no_value_and_metrics_skip_them(tmp_path):
+    from inspect_ai import Task
+    from inspect_ai.dataset import Sample
+
+    from polaris_bench.scorers import length_adherence
+    from polaris_bench.solvers import write_story
+
+    task = Task(
+        # every loader sets "bucket" (None without a target): the per-bucket metric needs the key
+        dataset=[Sample(id="free", input="Write a poem about rain.", metadata={"bucket": None}),
+                 Sample(id="fixed", input="Write a poem.", metadata={"target_words": 200, "bucket": "short"})],
+        solver=write_story(),
+        scorer=length_adherence(),
+    )
+    log = _run(tmp_path, task)
+    by_id = {s.id: s.scores["length_adherence"].value for s in log.samples}
+    assert math.isnan(by_id["free"]["length_ratio"]) and math.isnan(by_id["free"]["target_words"])
+    assert by_id["free"]["words"] > 0 and by_id["free"]["blank"] in (0, 1)
+    ratio = next(m for m in log.results.scores if m.name == "length_ratio").metrics["mean"].value
+    assert ratio == pytest.approx(by_id["fixed"]["length_ratio"])  # the target-less sample is left out
+
+
+def test_relative_prompt_file_resolves_from_the_start_directory(tmp_path, monkeypatch):
+    (tmp_path / "mine.jsonl").write_text('{"id": "x", "prompt": "A story about a kettle."}\n')
+    monkeypatch.setenv("PWD", str(tmp_path))
+    assert [p.id for p in select_prompts("mine.jsonl")] == ["x"]
