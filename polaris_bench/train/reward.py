@@ -1,0 +1,349 @@
+"""The training reward: the eval scorer's judge plus the paper's composite.
+
+``StoryReward`` is an async TRL reward function (TRL awaits it on its event loop). For
+every completion it
+
+1. drops the thinking (``<think>...</think>``) and keeps the story;
+2. judges the story with ``polaris_bench.judge.judge_story`` and the same rubric file
+   as the ``story_quality()`` scorer; SQ is ``Judgement.result["reward"]``, exactly the
+   scorer's ``Score.value["reward"]``;
+3. measures the story with ``polaris_bench.length`` (self-repetition, band length
+   penalty, blank);
+4. R = clip(w_sq*SQ - w_rep*self_rep - w_len*length_pen - w_blank*blank, -clip, clip)
+   - thinking-length penalty - soft overlong penalty.
+
+All judge calls of a batch run at once, at most ``concurrency`` in flight. A story
+whose judgment fails (after the judge's own retries) gets the mean SQ of the batch's
+successful judgments; the count is logged. If every judgment fails the function
+returns ``None`` for every row: TRL then gives the batch no advantage and the HRI
+trainer skips the optimizer step (see ``hri_trainer``), rather than training on
+invented zeros.
+
+Every component is logged as its own metric (``reward/sq``, ``reward/self_rep``, ...)
+over the policy rows; the HRI reference row's are logged as ``hri/ref_*``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from inspect_ai.model import GenerateConfig, Model, get_model
+
+from ..judge import JudgeConfig, Judgement, judge_story
+from ..length import band_penalty, count_words, is_blank, parse_target, self_repetition, strip_thinking
+from ..rubric import Rubric, load_rubric
+from .config import JudgeSection, RewardSection
+
+log = logging.getLogger(__name__)
+
+COMPONENTS = ("sq", "self_rep", "length_pen", "blank", "composite", "think_pen", "overlong_pen", "total")
+
+
+@dataclass
+class RowReward:
+    """Every component of one completion's reward."""
+
+    sq: float | None  # None: judgment failed (before the batch-mean fallback)
+    self_rep: float
+    length_pen: float
+    blank: float
+    think_tokens: int
+    completion_tokens: int | None
+    words: int
+    judge_ok: bool
+    judge_error: str | None = None
+    sq_filled: bool = False  # SQ is the batch mean of the others
+    composite: float = math.nan
+    think_pen: float = 0.0
+    overlong_pen: float = 0.0
+    total: float | None = None
+
+    def value(self, name: str) -> float:
+        v = getattr(self, name)
+        return math.nan if v is None else float(v)
+
+
+@dataclass
+class BatchReward:
+    rows: list[RowReward]
+    failures: int
+    all_failed: bool
+    fill_value: float | None
+    elapsed_s: float = 0.0
+    totals: list[float | None] = field(default_factory=list)
+
+
+def prompt_text_of(prompt: Any) -> str:
+    """The user's text of a prompt given as text or as chat messages."""
+    if isinstance(prompt, str):
+        return prompt
+    users = [m["content"] for m in prompt if m.get("role") == "user"]
+    return users[-1] if users else ""
+
+
+def completion_text_of(completion: Any) -> str:
+    if isinstance(completion, str):
+        return completion
+    # TRL gives conversational completions as [{"role": "assistant", "content": ...}]
+    parts = [m.get("content") or "" for m in completion if isinstance(m, dict)]
+    return "".join(p if isinstance(p, str) else "" for p in parts)
+
+
+def overlong_penalty(length: int | None, max_length: int | None, buffer: int, factor: float) -> float:
+    """DAPO soft overlong punishment as a positive cost in [0, factor]."""
+    if length is None or max_length is None or buffer <= 0:
+        return 0.0
+    start = max_length - buffer
+    if length <= start:
+        return 0.0
+    return factor * min(1.0, (length - start) / buffer)
+
+
+def thinking_penalty(think_tokens: int, cfg: Any) -> float:
+    if not cfg.enabled or think_tokens <= cfg.cap_tokens:
+        return 0.0
+    cost = cfg.per_token * (think_tokens - cfg.cap_tokens)
+    return cost if cfg.max_penalty is None else min(cfg.max_penalty, cost)
+
+
+class ThinkCounter:
+    """Counts a completion's thinking tokens: the tokens before ``</think>`` (all of
+    them when a ``<think>`` is never closed)."""
+
+    def __init__(self, tokenizer: Any | None):
+        self.tokenizer = tokenizer
+        self.close_id: int | None = None
+        if tokenizer is not None:
+            ids = tokenizer("</think>", add_special_tokens=False)["input_ids"]
+            if len(ids) == 1:
+                self.close_id = ids[0]
+
+    def count(self, text: str, ids: Sequence[int] | None) -> int:
+        lower = text.lower()
+        if "<think>" not in lower and "</think>" not in lower:
+            return 0
+        if ids is not None and self.close_id is not None:
+            ids = list(ids)
+            return ids.index(self.close_id) if self.close_id in ids else len(ids)
+        if "</think>" in lower:
+            thinking = text[: lower.index("</think>")]
+        else:
+            thinking = text
+        if self.tokenizer is not None:
+            return len(self.tokenizer(thinking, add_special_tokens=False)["input_ids"])
+        return count_words(thinking)  # no tokenizer: words as a stand-in
+
+
+def build_grader(judge: JudgeSection) -> Model:
+    """The judge as an Inspect model, with its concurrency and sampling settings."""
+    from .. import _registry  # noqa: F401  (the offline provider, without an installed entry point)
+
+    config = GenerateConfig(
+        max_connections=judge.concurrency,
+        temperature=judge.temperature,
+        top_p=judge.top_p,
+    )
+    return get_model(
+        judge.model, config=config, base_url=judge.base_url, memoize=False, **judge.model_args
+    )
+
+
+class StoryReward:
+    """Async TRL reward function; see the module docstring."""
+
+    def __init__(
+        self,
+        rubric: Rubric | str = "story_quality",
+        grader: Model | str | None = None,
+        judge_config: JudgeConfig = JudgeConfig(),
+        reward: RewardSection = RewardSection(),
+        concurrency: int = 64,
+        timeout_s: float | None = None,
+        tokenizer: Any | None = None,
+        max_completion_length: int | None = None,
+    ) -> None:
+        self.__name__ = "polaris_reward"  # TRL names the reward metrics after it
+        self.rubric = load_rubric(rubric) if isinstance(rubric, str) else rubric
+        if self.rubric.aggregation.kind != "polaris_sq":
+            raise ValueError(f"the training reward needs a polaris_sq rubric, not {self.rubric.aggregation.kind}")
+        self.grader = grader
+        self.judge_config = judge_config
+        self.cfg = reward
+        self.concurrency = concurrency
+        self.timeout_s = timeout_s
+        self.think = ThinkCounter(tokenizer)
+        self.max_length = reward.overlong.max_length or max_completion_length
+        self.last: BatchReward | None = None
+        self.total_failures = 0
+        self.total_skipped_batches = 0
+
+    @classmethod
+    def from_config(
+        cls, judge: JudgeSection, reward: RewardSection, tokenizer: Any | None = None,
+        max_completion_length: int | None = None, grader: Model | str | None = None,
+    ) -> "StoryReward":
+        return cls(
+            rubric=judge.rubric,
+            grader=grader if grader is not None else build_grader(judge),
+            judge_config=JudgeConfig(
+                max_attempts=judge.max_attempts,
+                compact=judge.compact,
+                seed=judge.seed,
+                temperature=judge.temperature,
+                max_tokens=judge.max_tokens,
+            ),
+            reward=reward,
+            concurrency=judge.concurrency,
+            timeout_s=judge.timeout_s,
+            tokenizer=tokenizer,
+            max_completion_length=max_completion_length,
+        )
+
+    # -- judging ---------------------------------------------------------------------
+
+    async def _judge_one(self, sem: asyncio.Semaphore, prompt: str, story: str) -> Judgement | BaseException:
+        async with sem:
+            try:
+                call = judge_story(self.rubric, prompt, story, self.grader, self.judge_config)
+                if self.timeout_s is not None:
+                    return await asyncio.wait_for(call, self.timeout_s)
+                return await call
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # a judge that blew up counts as a failed judgment
+                return exc
+
+    async def judge_all(self, prompts: list[str], stories: list[str]) -> list[Judgement | BaseException]:
+        sem = asyncio.Semaphore(self.concurrency)  # created on the running loop
+        return await asyncio.gather(*(self._judge_one(sem, p, s) for p, s in zip(prompts, stories)))
+
+    # -- scoring ---------------------------------------------------------------------
+
+    async def score_batch(
+        self,
+        prompts: list[str],
+        completions: list[str],
+        targets: list[int | None],
+        completion_ids: list[Sequence[int]] | None = None,
+    ) -> BatchReward:
+        """Score raw completions (thinking included) against their prompts."""
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        stories = [strip_thinking(c) for c in completions]
+        judgements = await self.judge_all(prompts, stories)
+        rows: list[RowReward] = []
+        for i, (text, story, target, judged) in enumerate(zip(completions, stories, targets, judgements)):
+            ids = completion_ids[i] if completion_ids is not None else None
+            words = count_words(story, self.cfg.word_count)
+            ok = isinstance(judged, Judgement) and judged.ok
+            error = None
+            if isinstance(judged, BaseException):
+                error = f"{type(judged).__name__}: {judged}"
+            elif not ok:
+                error = judged.unscored_reason
+            rows.append(
+                RowReward(
+                    sq=float(judged.result["reward"]) if ok else None,
+                    self_rep=self_repetition(story),
+                    length_pen=band_penalty(words, target) if target else 0.0,
+                    blank=float(is_blank(story, target)),
+                    think_tokens=self.think.count(text, ids),
+                    completion_tokens=len(ids) if ids is not None else None,
+                    words=words,
+                    judge_ok=ok,
+                    judge_error=error,
+                )
+            )
+        good = [r.sq for r in rows if r.sq is not None]
+        failures = len(rows) - len(good)
+        fill = sum(good) / len(good) if good else None
+        batch = BatchReward(rows=rows, failures=failures, all_failed=not good, fill_value=fill)
+        c = self.cfg
+        for r in rows:
+            if r.sq is None and fill is not None:
+                r.sq, r.sq_filled = fill, True
+            r.think_pen = thinking_penalty(r.think_tokens, c.thinking)
+            if c.overlong.enabled:
+                r.overlong_pen = overlong_penalty(
+                    r.completion_tokens, self.max_length, c.overlong.buffer_tokens, c.overlong.factor
+                )
+            if r.sq is None:  # every judgment failed: no reward at all
+                r.total = None
+                continue
+            raw = c.sq_weight * r.sq - c.self_rep_weight * r.self_rep - c.length_weight * r.length_pen
+            raw -= c.blank_weight * r.blank
+            r.composite = max(-c.clip, min(c.clip, raw))
+            r.total = r.composite - r.think_pen - r.overlong_pen
+        batch.totals = [r.total for r in rows]
+        batch.elapsed_s = loop.time() - t0
+        self.total_failures += failures
+        if failures:
+            if batch.all_failed:
+                self.total_skipped_batches += 1
+                log.warning(
+                    "all %d judge calls of this batch failed (first error: %s); the batch gets no "
+                    "reward and its step is skipped",
+                    len(rows),
+                    next((r.judge_error for r in rows if r.judge_error), "unknown"),
+                )
+            else:
+                log.warning(
+                    "%d of %d judge calls failed; their SQ is the batch mean %.4f", failures, len(rows), fill
+                )
+        self.last = batch
+        return batch
+
+    async def __call__(
+        self,
+        prompts: list[Any],
+        completions: list[Any],
+        completion_ids: list[Sequence[int]] | None = None,
+        prompt_text: list[str] | None = None,
+        target_words: list[int | None] | None = None,
+        hri_reference: list[bool] | None = None,
+        log_metric: Callable[[str, float], None] | None = None,
+        log_extra: Callable[[str, list], None] | None = None,
+        **_: Any,
+    ) -> list[float | None]:
+        texts = prompt_text or [prompt_text_of(p) for p in prompts]
+        targets = target_words or [parse_target(t) for t in texts]
+        batch = await self.score_batch(
+            list(texts), [completion_text_of(c) for c in completions], list(targets), completion_ids
+        )
+        if log_metric is not None:
+            self.log_batch(batch, log_metric, hri_reference)
+        if log_extra is not None:
+            for name in ("sq", "self_rep", "length_pen", "blank", "overlong_pen", "think_pen"):
+                log_extra(name, [r.value(name) for r in batch.rows])
+            log_extra("judge_ok", [int(r.judge_ok) for r in batch.rows])
+            if hri_reference is not None:
+                log_extra("hri_reference", [int(bool(x)) for x in hri_reference])
+        return batch.totals
+
+    @staticmethod
+    def log_batch(
+        batch: BatchReward, log_metric: Callable[[str, float], None], hri_reference: list[bool] | None = None
+    ) -> None:
+        is_ref = hri_reference or [False] * len(batch.rows)
+        policy = [r for r, ref in zip(batch.rows, is_ref) if not ref]
+        refs = [r for r, ref in zip(batch.rows, is_ref) if ref]
+
+        def mean(rows: list[RowReward], name: str) -> float | None:
+            vals = [r.value(name) for r in rows if not math.isnan(r.value(name))]
+            return sum(vals) / len(vals) if vals else None
+
+        for prefix, rows in (("reward", policy), ("hri/ref", refs)):
+            if not rows:
+                continue
+            for name in COMPONENTS:
+                m = mean(rows, name)
+                if m is not None:
+                    log_metric(f"{prefix}/{name}", m)
+        log_metric("reward/judge_failures", float(batch.failures))
+        log_metric("reward/judge_failure_rate", batch.failures / max(1, len(batch.rows)))
+        log_metric("reward/all_judgments_failed", float(batch.all_failed))
+        log_metric("reward/judge_phase_s", batch.elapsed_s)

@@ -1,0 +1,209 @@
+"""Entry point: ``python -m polaris_bench.train.run --config train/configs/smoke.yaml``
+(also ``polaris train --config ...``).
+
+Builds the model (or the tiny one), the data, the judge reward and the HRI trainer
+from one recipe file, trains with TRL (resuming from the newest checkpoint in the
+output dir unless told otherwise), and writes next to TRL's checkpoints:
+
+* ``metrics.jsonl``: every logged step (TRL's metrics plus ``reward/*`` components,
+  ``hri/*`` reference-row statistics, ``train/skipped_step``);
+* ``hri_rows.jsonl``: one line per injected reference row (reward, group rewards,
+  advantage before and after the ramp weight);
+* ``final/``: the trained model and tokenizer, loadable with ``--model hf/<dir>``;
+* ``train_summary.json``: wall time, steps, skipped references and steps, judge failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import PolarisTrainConfig, TrainConfigError, load_train_config
+from .data import TrainDataError, drop_long_prompts, load_train_rows, to_dataset
+
+log = logging.getLogger("polaris_bench.train")
+
+
+def _metrics_callback(path: Path):
+    from transformers import TrainerCallback
+
+    class MetricsFile(TrainerCallback):
+        """Appends every log record as one JSON line."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if state.is_world_process_zero and logs:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                record = {"step": state.global_step, **logs}
+                with path.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(record, default=float) + "\n")
+            return control
+
+    return MetricsFile()
+
+
+def grpo_args(cfg: PolarisTrainConfig, output_dir: Path):
+    from trl import GRPOConfig
+
+    kwargs = dict(cfg.grpo)
+    kwargs["output_dir"] = str(output_dir)
+    if cfg.model.chat_template_kwargs:
+        kwargs.setdefault("chat_template_kwargs", dict(cfg.model.chat_template_kwargs))
+    if cfg.model.name_or_path is not None and cfg.model.dtype != "auto":
+        kwargs.setdefault("model_init_kwargs", {}).setdefault("dtype", cfg.model.dtype)
+    try:
+        return GRPOConfig(**kwargs)
+    except TypeError as exc:
+        raise TrainConfigError(f"{cfg.source_path}: grpo section: {exc}") from exc
+
+
+def build_trainer(
+    cfg: PolarisTrainConfig,
+    *,
+    grader: Any | None = None,
+    callbacks: list[Any] | None = None,
+    output_dir: str | Path | None = None,
+):
+    """The HRI trainer and its reward function for a recipe. ``grader`` replaces the
+    configured judge (tests pass an in-process Inspect model)."""
+    from .hri_trainer import HRIGRPOTrainer
+    from .reward import StoryReward
+
+    out = Path(output_dir) if output_dir is not None else cfg.output_dir
+    rows = load_train_rows(cfg.resolve(cfg.data.train), cfg.data.limit)
+    if cfg.model.tiny is not None:
+        from .tiny_model import build_tiny
+
+        texts = [r["prompt_text"] for r in rows] + [r["reference_story"] for r in rows]
+        texts += [r["reference_reasoning"] for r in rows]
+        tokenizer, model = build_tiny(texts, cfg.model.tiny, save_dir=out / "base_model")
+    else:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(
+            cfg.model.name_or_path, padding_side="left", trust_remote_code=cfg.model.trust_remote_code
+        )
+        model = cfg.model.name_or_path  # TRL loads it with grpo.model_init_kwargs
+    rows, dropped = drop_long_prompts(rows, tokenizer, cfg.data.max_prompt_tokens, cfg.model.chat_template_kwargs)
+    if dropped:
+        log.warning("dropped %d prompt(s) longer than %d tokens", dropped, cfg.data.max_prompt_tokens)
+    if not rows:
+        raise TrainDataError("no training rows left after dropping long prompts")
+    args = grpo_args(cfg, out)
+    reward = StoryReward.from_config(
+        cfg.judge, cfg.reward, tokenizer=tokenizer, max_completion_length=args.max_completion_length, grader=grader
+    )
+    trainer = HRIGRPOTrainer(
+        model=model,
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=to_dataset(rows),
+        processing_class=tokenizer,
+        hri=cfg.hri,
+        hri_rows_path=str(out / cfg.hri_rows_file),
+        callbacks=[_metrics_callback(out / cfg.metrics_file), *(callbacks or [])],
+    )
+    return trainer, reward
+
+
+def resolve_resume(resume: str | None, output_dir: Path) -> str | None:
+    if resume in (None, "", "none", "false"):
+        return None
+    if resume == "auto":
+        from transformers.trainer_utils import get_last_checkpoint
+
+        return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
+    if not Path(resume).is_dir():
+        raise TrainConfigError(f"resume: checkpoint directory {resume!r} not found")
+    return resume
+
+
+def train(cfg: PolarisTrainConfig, *, grader: Any | None = None, output_dir: str | Path | None = None) -> dict[str, Any]:
+    """Run a recipe; returns the summary written to ``train_summary.json``."""
+    started = time.time()
+    out = Path(output_dir) if output_dir is not None else cfg.output_dir
+    trainer, reward = build_trainer(cfg, grader=grader, output_dir=out)
+    checkpoint = resolve_resume(cfg.resume, out)
+    if checkpoint:
+        log.info("resuming from %s", checkpoint)
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    final = out / "final"
+    trainer.save_model(str(final))
+    trainer.processing_class.save_pretrained(str(final))
+    summary = {
+        "wall_s": round(time.time() - started, 2),
+        "global_step": trainer.state.global_step,
+        "resumed_from": checkpoint,
+        "train_loss": result.training_loss,
+        "hri_enabled": cfg.hri.enabled,
+        "hri": dict(trainer.hri_stats),
+        "judge_failures": reward.total_failures,
+        "batches_without_any_judgment": reward.total_skipped_batches,
+        "final_model": str(final),
+        "metrics": str(out / cfg.metrics_file),
+        "hri_rows": str(out / cfg.hri_rows_file),
+    }
+    if trainer.accelerator.is_main_process:
+        (out / "train_summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _parse_set(items: list[str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise TrainConfigError(f"--set expects key=value, got {item!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="polaris train", description="GRPO + human-reference injection with the SQ judge")
+    p.add_argument("--config", required=True, help="recipe YAML (train/configs/*.yaml)")
+    p.add_argument("--output-dir", help="override grpo.output_dir")
+    p.add_argument("--max-steps", type=int, help="override grpo.max_steps")
+    p.add_argument("--no-hri", action="store_true", help="the no-HRI ablation: all G rows sampled")
+    p.add_argument("--resume", help="'auto' (default from the recipe), 'none', or a checkpoint dir")
+    p.add_argument("--judge", help="override judge.model (any Inspect model)")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="override any recipe key, e.g. --set grpo.learning_rate=2e-6 --set reward.length_weight=0.5",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        overrides = _parse_set(args.set)
+        if args.output_dir:
+            overrides["grpo.output_dir"] = args.output_dir
+        if args.max_steps is not None:
+            overrides["grpo.max_steps"] = args.max_steps
+        if args.no_hri:
+            overrides["hri.enabled"] = False
+        if args.resume is not None:
+            overrides["resume"] = args.resume
+        if args.judge:
+            overrides["judge.model"] = args.judge
+        cfg = load_train_config(args.config, overrides)
+        summary = train(cfg)
+    except (TrainConfigError, TrainDataError) as exc:
+        print(f"polaris train: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
