@@ -46,6 +46,7 @@ def write_response(
             budget = min(max_tokens_cap, max_tokens_for(int(target), thinking_allowance))
         if budget is not None:
             kwargs["max_tokens"] = budget
+        state.metadata["max_tokens"] = budget
         state.metadata["generation_settings"] = {
             "min_p": min_p if applied else None,
             "min_p_requested": min_p,

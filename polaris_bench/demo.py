@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 LOCAL_MODEL = "local/smollm2"
-DEFAULT_WRITER = "offline/writer"
-DEFAULT_JUDGE = "offline/judge"
+DEFAULT_WRITER = LOCAL_MODEL
+DEFAULT_JUDGE = LOCAL_MODEL
 DEFAULT_PROMPTS = "3"
 DEFAULT_TARGETS = "150,300"
 DEFAULT_LOG_DIR = "logs/demo"
@@ -37,6 +37,9 @@ class DemoConfig:
     db: str = DEFAULT_DB
     plot: str = DEFAULT_PLOT
     compact: bool = True  # scores-only judging: fast, and a tiny judge cannot quote reliably
+    # A greedy 135M judge answers 0 on every dimension; sampling shows the spread of
+    # schema-valid replies (the scores are still not meaningful judgements).
+    judge_temperature: float | None = 0.8
 
 
 def resolve_models(cfg: DemoConfig, console: Console) -> tuple[object, object, dict]:
@@ -63,12 +66,12 @@ TASK_FILE = Path(__file__).resolve().parent.parent / "tasks" / "length_gen.py"
 def _sweep(cfg: DemoConfig, console: Console):
     """``inspect eval tasks/length_gen.py`` with the demo's arguments."""
     from inspect_ai import eval as inspect_eval
-    from inspect_ai.model import get_model
+    from inspect_ai.model import GenerateConfig, get_model
 
     if not TASK_FILE.exists():
         raise FileNotFoundError(f"{TASK_FILE}: the demo runs from a source checkout (tasks/ is not in the wheel)")
     writer, judge, writer_args = resolve_models(cfg, console)
-    grader = get_model(judge) if isinstance(judge, str) else judge
+    grader = get_model(judge, config=GenerateConfig(temperature=cfg.judge_temperature)) if isinstance(judge, str) else judge
     [log] = inspect_eval(
         os.path.relpath(TASK_FILE),  # Inspect resolves task files relative to the cwd
         task_args={"prompts": cfg.prompts, "targets": cfg.targets, "compact": cfg.compact, "thinking_allowance": 0},

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from inspect_ai.model import ModelOutput
 from inspect_ai.scorer import (
     Metric,
     Score,
@@ -57,6 +58,16 @@ def target_of(state: TaskState) -> int | None:
     if target is not None:
         return int(target)
     return parse_target(prompt_text(state))
+
+
+def was_truncated(output: ModelOutput | None, budget: int | None) -> bool:
+    """The writer stopped at its token limit. Some providers (Inspect's ``hf/``) report
+    no ``max_tokens`` stop reason, so a completion that used the whole budget counts."""
+    if output is None:
+        return False
+    if output.stop_reason == "max_tokens":
+        return True
+    return bool(budget and output.usage and output.usage.output_tokens >= budget)
 
 
 def _key_metrics(keys: list[str], group_key: str | None) -> list[dict[str, list[Metric]]]:
@@ -138,7 +149,7 @@ def length_adherence(method: WordCountMethod = "paper") -> Scorer:
     async def score(state: TaskState, target: Target) -> Score:
         story = story_text(state)
         wanted = target_of(state)
-        truncated = bool(state.output) and state.output.stop_reason == "max_tokens"
+        truncated = was_truncated(state.output, state.metadata.get("max_tokens"))
         report = measure(story, wanted, truncated=truncated, method=method)
         values = report.as_dict()
         # NaN, Inspect's "no value" sentinel, where a key needs a target the sample

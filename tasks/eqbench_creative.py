@@ -17,6 +17,7 @@ from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset
 from inspect_ai.model import GenerateConfig
 
+from polaris_bench import __version__
 from polaris_bench.bench_scorers import eqbench_creative_score
 from polaris_bench.bench_solvers import MIN_P_PROVIDERS, benchmark_solver
 from polaris_bench.datasets import load_eqbench_prompts, load_generations, select_samples
@@ -62,6 +63,7 @@ def eqbench_creative(
         ],
         config=GenerateConfig(temperature=temperature),
         metadata={
+            "polaris_bench_version": __version__,
             "benchmark": "eqbench_creative",
             "split": "OOD",
             "units": "0-100 (piece score x 5)",

@@ -10,6 +10,7 @@ weighted x5, weighted mean scaled to 0-100; reported per length bucket.
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset
 
+from polaris_bench import __version__
 from polaris_bench.bench_scorers import eqbench_longform_score
 from polaris_bench.bench_solvers import benchmark_solver
 from polaris_bench.datasets import load_generations, load_polaris_prompts, select_samples
@@ -49,6 +50,7 @@ def eqbench_longform(
             length_adherence(),
         ],
         metadata={
+            "polaris_bench_version": __version__,
             "benchmark": "eqbench_longform",
             "split": "ID",
             "units": "0-100",

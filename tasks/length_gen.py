@@ -8,6 +8,7 @@ each story judged with the POLARIS Story Quality rubric and measured for length.
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset
 
+from polaris_bench import __version__
 from polaris_bench.datasets import load_generations, select_samples, use_generations
 from polaris_bench.scorers import length_adherence, story_quality
 from polaris_bench.solvers import write_story
@@ -51,5 +52,5 @@ def length_gen(
             story_quality(rubric=rubric, compact=compact, max_attempts=judge_attempts),
             length_adherence(),
         ],
-        metadata={"benchmark": "length_gen", "split": "ID+OOD"},
+        metadata={"benchmark": "length_gen", "split": "ID+OOD", "polaris_bench_version": __version__},
     )

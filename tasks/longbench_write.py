@@ -11,6 +11,7 @@ characters + English words); S = S_q*S_l/100, and (S_q+S_l)/2 as LongWriter repo
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset
 
+from polaris_bench import __version__
 from polaris_bench.bench_scorers import longbench_write_score
 from polaris_bench.bench_solvers import MAX_TOKENS_CAP, benchmark_solver
 from polaris_bench.datasets import load_generations, load_longbench_write, select_samples
@@ -44,6 +45,7 @@ def longbench_write(
             length_adherence(method="longwriter"),
         ],
         metadata={
+            "polaris_bench_version": __version__,
             "benchmark": "longbench_write",
             "split": "OOD",
             "units": "S = S_q * S_l / 100 (0-100)",

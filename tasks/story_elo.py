@@ -16,6 +16,7 @@ from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
+from polaris_bench import __version__
 from polaris_bench.bench_scorers import pairwise_score
 from polaris_bench.length import count_words, strip_thinking
 from polaris_bench.pairwise import PAIRWISE_RUBRIC, round_robin, stories_from_generations, stories_from_logs
@@ -92,6 +93,7 @@ def story_elo(
         ),
         model="none/none",
         metadata={
+            "polaris_bench_version": __version__,
             "benchmark": "story_elo",
             "split": "ID+OOD",
             "units": "Glicko-2 rating (Elo scale); Bradley-Terry with 95% CI",

@@ -12,6 +12,7 @@ network access; offline, the loader's error names the ``-T dataset=`` override.
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset
 
+from polaris_bench import __version__
 from polaris_bench.bench_solvers import benchmark_solver
 from polaris_bench.datasets import load_generations, load_polaris_prompts, select_samples
 from polaris_bench.scorers import length_adherence, story_quality as story_quality_scorer
@@ -50,6 +51,7 @@ def story_quality(
             length_adherence(),
         ],
         metadata={
+            "polaris_bench_version": __version__,
             "benchmark": "story_quality",
             "split": "ID",
             "units": "SQ overall [-159, 108]",

@@ -11,6 +11,7 @@ score is the mean (1-10); reported per ``domain2``.
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset
 
+from polaris_bench import __version__
 from polaris_bench.bench_scorers import writingbench_score
 from polaris_bench.bench_solvers import benchmark_solver
 from polaris_bench.datasets import load_generations, load_writingbench, select_samples
@@ -50,6 +51,7 @@ def writingbench(
             length_adherence(method="paper" if language == "en" else "longwriter"),
         ],
         metadata={
+            "polaris_bench_version": __version__,
             "benchmark": "writingbench",
             "split": "OOD",
             "units": "1-10",

@@ -189,3 +189,17 @@ def test_relative_prompt_file_resolves_from_the_start_directory(tmp_path, monkey
     (tmp_path / "mine.jsonl").write_text('{"id": "x", "prompt": "A story about a kettle."}\n')
     monkeypatch.setenv("PWD", str(tmp_path))
     assert [p.id for p in select_prompts("mine.jsonl")] == ["x"]
+
+
+def test_truncation_is_detected_without_a_max_tokens_stop_reason():
+    from inspect_ai.model import ModelOutput, ModelUsage
+
+    from polaris_bench.scorers import was_truncated
+
+    out = ModelOutput.from_content(model="hf", content="...", stop_reason="unknown")
+    out.usage = ModelUsage(input_tokens=5, output_tokens=300, total_tokens=305)
+    assert was_truncated(out, 300) is True  # used the whole budget (Inspect's hf/ provider)
+    assert was_truncated(out, 400) is False
+    assert was_truncated(out, None) is False
+    assert was_truncated(ModelOutput.from_content(model="m", content="x", stop_reason="max_tokens"), None) is True
+    assert was_truncated(None, 10) is False

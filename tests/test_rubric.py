@@ -156,3 +156,8 @@ def test_rubrics_ship_in_the_wheel(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "polaris_bench/rubrics/story_quality.yaml" in names
     assert "polaris_bench/data/story_prompts.jsonl" in names
+    # every module of the source tree ships (pyproject lists the packages explicitly)
+    package = root / "polaris_bench"
+    sources = {f"polaris_bench/{p.relative_to(package).as_posix()}" for p in package.rglob("*.py")
+               if "__pycache__" not in p.parts}
+    assert sources <= set(names), sorted(sources - set(names))

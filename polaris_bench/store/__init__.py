@@ -1,0 +1,40 @@
+"""The results store: Inspect logs -> one DuckDB file -> leaderboards, comparisons and
+length curves. See ``results/README.md`` for the schema."""
+
+from .ingest import IngestReport, LogOutcome, ingest, scrub
+from .queries import (
+    JudgeMixError,
+    Leaderboard,
+    QueryError,
+    compare,
+    counts,
+    curves,
+    elo_leaderboard,
+    leaderboard,
+    sample_scores,
+)
+from .reference import load_reference
+from .schema import DEFAULT_DB, SCHEMA_VERSION, SchemaError, SchemaOutdated, connect, migrate
+
+__all__ = [
+    "DEFAULT_DB",
+    "SCHEMA_VERSION",
+    "IngestReport",
+    "JudgeMixError",
+    "Leaderboard",
+    "LogOutcome",
+    "QueryError",
+    "SchemaError",
+    "SchemaOutdated",
+    "compare",
+    "connect",
+    "counts",
+    "curves",
+    "elo_leaderboard",
+    "ingest",
+    "leaderboard",
+    "load_reference",
+    "migrate",
+    "sample_scores",
+    "scrub",
+]

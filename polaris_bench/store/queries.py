@@ -1,0 +1,626 @@
+"""Queries over the results store: leaderboards, paired comparisons, length curves.
+
+Rules every query follows:
+
+* Only the latest attempt of an eval-retried run counts (``superseded_by IS NULL``),
+  and only finished runs (``status = 'success'``) unless ``include_incomplete``.
+* A benchmark's headline score is chosen by ``benchmarks.main_score``; CIs resample
+  prompts (``prompt_id``), so a prompt's lengths / epochs / iterations move together.
+* Numbers judged by different judge models, rubric hashes, prompt-template hashes or
+  judge modes are never averaged into one: ``judges="split"`` (default) gives each
+  setup its own row and a note naming the difference, ``"refuse"`` raises
+  ``JudgeMixError`` naming it, ``"mix"`` pools them on purpose.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from ..length import BUCKETS_2K
+from .benchmarks import main_score, reference_benchmark, spec_for
+from .stats import N_RESAMPLES, bootstrap_mean_ci, bucket_slope, paired_comparison
+
+JudgePolicy = Literal["split", "refuse", "mix"]
+JUDGE_FIELDS = ("judge_model", "rubric_sha256", "template_sha256", "judge_mode")
+PAPER_BUCKETS = ("ID", "near", "far")
+NAN = float("nan")
+
+
+class QueryError(ValueError):
+    """A query that cannot be answered as asked (the message says why)."""
+
+
+class JudgeMixError(QueryError):
+    """Numbers from different judge setups would be pooled."""
+
+
+# -- the per-sample frame --------------------------------------------------------------
+
+
+def _run_filter(benchmark: str | None, include_incomplete: bool, alias: str = "r") -> tuple[str, list[Any]]:
+    clauses = [f"{alias}.superseded_by IS NULL"]
+    params: list[Any] = []
+    if not include_incomplete:
+        clauses.append(f"{alias}.status = 'success'")
+    if benchmark:
+        clauses.append(f"{alias}.benchmark = ?")
+        params.append(benchmark)
+    return " AND ".join(clauses), params
+
+
+def _parse_score(spec: str | None) -> tuple[str | None, str] | None:
+    if not spec:
+        return None
+    if "." in spec:
+        scorer, key = spec.split(".", 1)
+        return scorer, key
+    return None, spec
+
+
+def main_scores(
+    con: duckdb.DuckDBPyConnection,
+    benchmark: str | None = None,
+    include_incomplete: bool = False,
+    score: str | None = None,
+) -> dict[str, tuple[str, str]]:
+    """run_id -> (scorer, key) of the headline score (``score`` = "scorer.key" or
+    "key" overrides the table)."""
+    where, params = _run_filter(benchmark, include_incomplete)
+    rows = con.execute(
+        f"SELECT r.run_id, r.benchmark, rs.scorer, rs.key FROM runs r JOIN run_scorers rs ON rs.run_id = r.run_id "
+        f"WHERE {where}",
+        params,
+    ).fetchall()
+    available: dict[str, dict[str, set[str]]] = {}
+    bench_of: dict[str, str] = {}
+    for run_id, bench, scorer, key in rows:
+        bench_of[run_id] = bench
+        keys = available.setdefault(run_id, {}).setdefault(scorer, set())
+        if key:
+            keys.add(key)
+    override = _parse_score(score)
+    out: dict[str, tuple[str, str]] = {}
+    for run_id, avail in available.items():
+        if override is not None:
+            scorer, key = override
+            if scorer is None:
+                spec = spec_for(bench_of[run_id])
+                candidates = [s for s in spec.scorers if key in avail.get(s, ())]
+                candidates += sorted(s for s, keys in avail.items() if key in keys and s not in candidates)
+                if not candidates:
+                    continue
+                scorer = candidates[0]
+            elif scorer not in avail:
+                continue
+            out[run_id] = (scorer, key)
+            continue
+        chosen = main_score(bench_of[run_id], avail)
+        if chosen is not None:
+            spec = spec_for(bench_of[run_id])
+            scorer, key = chosen
+            if not avail.get(scorer) and spec.keys:
+                key = spec.keys[0]  # every sample unscored: keep the rows, all NaN
+            out[run_id] = (scorer, key)
+    return out
+
+
+def sample_scores(
+    con: duckdb.DuckDBPyConnection,
+    benchmark: str | None = None,
+    include_incomplete: bool = False,
+    score: str | None = None,
+    pairwise: bool = False,
+) -> pd.DataFrame:
+    """One row per sample: benchmark, model, run, prompt, target, buckets, length
+    ratio, the headline score (NaN = unscored) and the judge setup that produced it.
+    Runs of pairwise tasks (story_elo) are left out unless ``pairwise``."""
+    chosen = main_scores(con, benchmark, include_incomplete, score)
+    where, params = _run_filter(benchmark, include_incomplete)
+    if not pairwise:
+        where += " AND NOT EXISTS (SELECT 1 FROM pairwise p WHERE p.run_id = r.run_id)"
+    main = pa.table(
+        {
+            "run_id": pa.array(list(chosen), pa.string()),
+            "scorer": pa.array([v[0] for v in chosen.values()], pa.string()),
+            "key": pa.array([v[1] for v in chosen.values()], pa.string()),
+        }
+    )
+    con.register("_polaris_main", main)
+    try:
+        df = con.execute(
+            f"""
+            SELECT r.benchmark, r.model_label AS model, s.run_id, s.sample_id, s.epoch, s.prompt_id,
+                   s.target_words, s.bucket, s.bucket_2k, s.length_ratio, m.scorer, m.key,
+                   coalesce(sr.judge_model, r.judge_model) AS judge_model, sr.rubric_sha256,
+                   sr.template_sha256, sr.judge_mode, sc.value AS score
+            FROM samples s
+            JOIN runs r ON r.run_id = s.run_id
+            JOIN _polaris_main m ON m.run_id = s.run_id
+            LEFT JOIN scorer_results sr ON sr.run_id = s.run_id AND sr.sample_id = s.sample_id
+                 AND sr.epoch = s.epoch AND sr.scorer = m.scorer
+            LEFT JOIN scores sc ON sc.run_id = s.run_id AND sc.sample_id = s.sample_id
+                 AND sc.epoch = s.epoch AND sc.scorer = m.scorer AND sc.key = m.key
+            WHERE {where}
+            """,
+            params,
+        ).df()
+    finally:
+        con.unregister("_polaris_main")
+    if df.empty:
+        return df
+    # A sample without a score (errored) inherits its run's judge setup, so it is
+    # counted as unscored in the right row instead of forming a row of its own.
+    for col in JUDGE_FIELDS:
+        df[col] = df[col].fillna(df.groupby("run_id")[col].transform("first")).fillna("").astype(str)
+    df["score"] = df["score"].astype(float)
+    df["length_ratio"] = df["length_ratio"].astype(float)
+    return df
+
+
+# -- judge setups -----------------------------------------------------------------------
+
+
+def judge_label(judge_model: str, judge_mode: str = "", rubric_sha: str = "", template_sha: str = "") -> str:
+    parts = [judge_model or "no judge"]
+    if judge_mode:
+        parts.append(judge_mode)
+    if rubric_sha:
+        parts.append(f"rubric {rubric_sha[:8]}")
+    if template_sha:
+        parts.append(f"prompt {template_sha[:8]}")
+    return " · ".join(parts)
+
+
+def _differences(setups: Sequence[tuple[str, ...]]) -> str:
+    names = {"judge_model": "judge model", "rubric_sha256": "rubric hash", "template_sha256": "prompt-template hash",
+             "judge_mode": "judge mode"}
+    out = []
+    for i, f in enumerate(JUDGE_FIELDS):
+        values = sorted({s[i] for s in setups})
+        if len(values) > 1:
+            shown = [v[:12] if f.endswith("sha256") else v for v in values]
+            out.append(f"{names[f]} ({' vs '.join(x or '-' for x in shown)})")
+    return ", ".join(out)
+
+
+def check_judges(df: pd.DataFrame, judges: JudgePolicy, by: Sequence[str] = ("benchmark", "model")) -> list[str]:
+    """Notes about groups that hold several judge setups; raises under ``refuse``."""
+    notes: list[str] = []
+    if df.empty:
+        return notes
+    setups = df.groupby(list(by), sort=True)[list(JUDGE_FIELDS)].apply(
+        lambda g: sorted(set(map(tuple, g.to_numpy().tolist())))
+    )
+    for key, sets in setups.items():
+        if len(sets) < 2:
+            continue
+        what = " / ".join(map(str, key if isinstance(key, tuple) else (key,)))
+        diff = _differences(sets)
+        if judges == "refuse":
+            raise JudgeMixError(
+                f"{what}: results from {len(sets)} judge setups differ in {diff}; they cannot be averaged "
+                "into one number (use --judges split, or --mix-judges to pool them anyway)"
+            )
+        if judges == "split":
+            notes.append(f"{what}: {len(sets)} judge setups differ in {diff}; shown as separate rows")
+        else:
+            notes.append(f"{what}: pooled across {len(sets)} judge setups that differ in {diff} (--mix-judges)")
+    return notes
+
+
+# -- leaderboard ------------------------------------------------------------------------
+
+
+@dataclass
+class Leaderboard:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    elo_rows: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _nanmean(x: np.ndarray) -> float:
+    x = x[~np.isnan(x)]
+    return float(x.mean()) if x.size else NAN
+
+
+def _group_stats(g: pd.DataFrame, n_resamples: int, seed: int) -> dict[str, Any]:
+    scores = g["score"].to_numpy(dtype=float)
+    ci = bootstrap_mean_ci(scores, g["prompt_id"].to_numpy(), n_resamples=n_resamples, seed=seed)
+    out: dict[str, Any] = {
+        "score": ci.mean,
+        "ci_low": ci.low,
+        "ci_high": ci.high,
+        "length_ratio": _nanmean(g["length_ratio"].to_numpy(dtype=float)),
+    }
+    by_bucket = g.groupby("bucket", dropna=True)["score"].mean()
+    for b in PAPER_BUCKETS:
+        out[b] = float(by_bucket.get(b, NAN))
+    by_2k = g.groupby("bucket_2k", dropna=True)["score"].mean()
+    out["slope"] = bucket_slope({k: float(v) for k, v in by_2k.items()})
+    out["n"] = int(len(g))
+    out["unscored"] = int(np.isnan(scores).sum())
+    out["prompts"] = int(g["prompt_id"].nunique())
+    out["runs"] = int(g["run_id"].nunique())
+    return out
+
+
+def _reference_rows(con: duckdb.DuckDBPyConnection, benchmark: str) -> list[dict[str, Any]]:
+    ref = reference_benchmark(benchmark)
+    rows = con.execute(
+        "SELECT model, metric, value, judge_model, judge_prompt, source FROM reference WHERE benchmark = ? "
+        "ORDER BY model", [ref]
+    ).fetchall()
+    by_model: dict[str, dict[str, Any]] = {}
+    for model, metric, value, judge_model, judge_prompt, source in rows:
+        r = by_model.setdefault(
+            model,
+            {
+                "benchmark": benchmark, "model": model, "judge": judge_model, "judge_model": judge_model,
+                "rubric_sha256": "", "template_sha256": "", "judge_mode": "", "score": NAN, "ci_low": NAN,
+                "ci_high": NAN, "length_ratio": NAN, "ID": NAN, "near": NAN, "far": NAN, "slope": NAN,
+                "n": None, "unscored": None, "prompts": None, "runs": None, "units": spec_for(benchmark).units,
+                "digits": spec_for(benchmark).digits, "source": "published", "judge_prompt": judge_prompt,
+                "reference": source,
+            },
+        )
+        r["score" if metric == "aggregate" else metric] = value
+    return list(by_model.values())
+
+
+def _sort_key(row: dict[str, Any]) -> tuple:
+    s = row.get("score")
+    s = NAN if s is None else s
+    return (row["benchmark"], math.isnan(s), -(s if not math.isnan(s) else 0.0), row["model"])
+
+
+def leaderboard(
+    con: duckdb.DuckDBPyConnection,
+    benchmark: str | None = None,
+    *,
+    judges: JudgePolicy = "split",
+    include_incomplete: bool = False,
+    reference: bool = True,
+    score: str | None = None,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = 0,
+    elo: bool = True,
+) -> Leaderboard:
+    """One row per model (per judge setup) and benchmark; see the module docstring."""
+    board = Leaderboard()
+    df = sample_scores(con, benchmark, include_incomplete, score)
+    if not include_incomplete:
+        skipped = con.execute(
+            "SELECT count(*) FROM runs WHERE superseded_by IS NULL AND status <> 'success'"
+            + (" AND benchmark = ?" if benchmark else ""),
+            [benchmark] if benchmark else [],
+        ).fetchone()[0]
+        if skipped:
+            board.notes.append(f"{skipped} unfinished run(s) left out (status not 'success'; --include-incomplete shows them)")
+    board.notes += check_judges(df, judges)
+    keys = ["benchmark", "model"] + ([] if judges == "mix" else list(JUDGE_FIELDS))
+    benchmarks_seen: set[str] = set()
+    if not df.empty:
+        for key, g in df.groupby(keys, sort=False):
+            kv = dict(zip(keys, key))
+            row: dict[str, Any] = {"benchmark": kv["benchmark"], "model": kv["model"]}
+            if judges == "mix":
+                setups = sorted(set(map(tuple, g[list(JUDGE_FIELDS)].to_numpy().tolist())))
+                for i, f in enumerate(JUDGE_FIELDS):
+                    vals = sorted({s[i] for s in setups})
+                    row[f] = vals[0] if len(vals) == 1 else "mixed"
+                row["judge"] = (
+                    judge_label(row["judge_model"], row["judge_mode"], row["rubric_sha256"], row["template_sha256"])
+                    if len(setups) == 1 else f"mixed ({len(setups)} setups)"
+                )
+            else:
+                for f in JUDGE_FIELDS:
+                    row[f] = kv[f]
+                row["judge"] = judge_label(kv["judge_model"], kv["judge_mode"])
+            row.update(_group_stats(g, n_resamples, seed))
+            row["scorer"], row["key"] = g["scorer"].iloc[0], g["key"].iloc[0]
+            row["units"] = spec_for(kv["benchmark"]).units
+            row["digits"] = spec_for(kv["benchmark"]).digits
+            row["source"] = "run"
+            row["judge_prompt"] = "polaris-bench prompts"
+            board.rows.append(row)
+            benchmarks_seen.add(kv["benchmark"])
+        # setups that differ only in hashes get the short hashes in their label
+        by_model: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for row in board.rows:
+            by_model.setdefault((row["benchmark"], row["judge"]), []).append(row)
+        for rows in by_model.values():
+            if len({(r["rubric_sha256"], r["template_sha256"]) for r in rows}) > 1:
+                for r in rows:
+                    r["judge"] = judge_label(r["judge_model"], r["judge_mode"], r["rubric_sha256"], r["template_sha256"])
+        setups_per_bench: dict[str, set[str]] = {}
+        for row in board.rows:
+            setups_per_bench.setdefault(row["benchmark"], set()).add(row["judge"])
+        for bench, setups in sorted(setups_per_bench.items()):
+            if len(setups) > 1:
+                board.notes.append(
+                    f"{bench}: rows come from {len(setups)} judge setups; compare rows only within one judge setup"
+                )
+    if reference:
+        shown = False
+        for bench in sorted(benchmarks_seen | ({benchmark} if benchmark and benchmark != "story_elo" else set())):
+            refs = _reference_rows(con, bench)
+            board.rows += refs
+            shown = shown or bool(refs)
+            if refs and reference_benchmark(bench) != bench:
+                board.notes.append(
+                    f"{bench}: the published rows are the paper's {reference_benchmark(bench)} numbers "
+                    "(same rubric, the paper's own prompt set)"
+                )
+        if shown:
+            board.notes.append(
+                "published rows were judged with the paper's own judge prompts, runs here with polaris-bench's: "
+                "comparable in kind, not in protocol"
+            )
+    board.rows.sort(key=_sort_key)
+    if elo and (benchmark in (None, "story_elo")):
+        board.elo_rows = elo_leaderboard(con, judges=judges, include_incomplete=include_incomplete,
+                                         reference=reference, seed=seed, notes=board.notes)
+    return board
+
+
+# -- story_elo --------------------------------------------------------------------------
+
+
+def elo_leaderboard(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    judges: JudgePolicy = "split",
+    include_incomplete: bool = False,
+    reference: bool = True,
+    bootstrap: int = 200,
+    seed: int = 0,
+    notes: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Ratings from story_elo's pairwise verdicts, per judge setup. A setup backed by
+    one run shows the ratings that run reported; several runs are pooled and rated
+    again (Glicko-2 and Bradley-Terry from ``polaris_bench.ratings``)."""
+    where, params = _run_filter(None, include_incomplete)
+    pw = con.execute(
+        f"SELECT p.*, coalesce(p.judge_model, r.judge_model, '') AS judge, coalesce(p.rubric_sha256, '') AS rubric "
+        f"FROM pairwise p JOIN runs r ON r.run_id = p.run_id WHERE {where}",
+        params,
+    ).df()
+    rows: list[dict[str, Any]] = []
+    if not pw.empty:
+        if judges != "mix":
+            setups = sorted(set(zip(pw["judge"], pw["rubric"])))
+            if len(setups) > 1:
+                diff = _differences([(j, r, "", "") for j, r in setups])
+                if judges == "refuse":
+                    raise JudgeMixError(f"story_elo: pairwise verdicts from {len(setups)} judge setups differ in {diff}")
+                if notes is not None:
+                    notes.append(f"story_elo: {len(setups)} judge setups differ in {diff}; rated separately")
+        group_keys = ["judge", "rubric"] if judges != "mix" else []
+        groups = pw.groupby(group_keys, sort=True) if group_keys else [(("mixed", ""), pw)]
+        for key, g in groups:
+            judge, rubric = key if isinstance(key, tuple) else (key, "")
+            rows += _rate_group(con, g, judge, rubric, bootstrap, seed)
+    if reference:
+        for model, value, judge_model, judge_prompt in con.execute(
+            "SELECT model, value, judge_model, judge_prompt FROM reference WHERE benchmark = 'story_elo' AND metric = 'elo'"
+        ).fetchall():
+            rows.append({"benchmark": "story_elo", "model": model, "judge": judge_model, "elo": value, "elo_rd": NAN,
+                         "bt": NAN, "bt_low": NAN, "bt_high": NAN, "win_rate": NAN, "pairs": None,
+                         "unscored": None, "runs": None, "source": "published", "judge_prompt": judge_prompt})
+    rows.sort(key=lambda r: (math.isnan(r["elo"]), -(r["elo"] if not math.isnan(r["elo"]) else 0), r["model"]))
+    return rows
+
+
+def _rate_group(con: duckdb.DuckDBPyConnection, g: pd.DataFrame, judge: str, rubric: str, bootstrap: int,
+                seed: int) -> list[dict[str, Any]]:
+    from ..ratings import Match, bootstrap_bradley_terry, glicko2_ratings, win_rates
+
+    done = g[g["score_x"].notna()]
+    models = sorted(set(g["model_x"]) | set(g["model_y"]))
+    pairs = {m: int(((done["model_x"] == m) | (done["model_y"] == m)).sum()) for m in models}
+    unscored = {m: int((((g["model_x"] == m) | (g["model_y"] == m)) & g["score_x"].isna()).sum()) for m in models}
+    run_ids = sorted(set(g["run_id"]))
+    stored: dict[tuple[str, str], tuple] = {}
+    if len(run_ids) == 1:
+        for model, method, rating, rd, lo, hi in con.execute(
+            "SELECT model, method, rating, rd, ci_low, ci_high FROM ratings WHERE run_id = ?", [run_ids[0]]
+        ).fetchall():
+            stored[(model, method)] = (rating, rd, lo, hi)
+    out: dict[str, dict[str, Any]] = {
+        m: {"benchmark": "story_elo", "model": m, "judge": judge_label(judge, "", rubric), "elo": NAN, "elo_rd": NAN,
+            "bt": NAN, "bt_low": NAN, "bt_high": NAN, "win_rate": NAN, "pairs": pairs[m], "unscored": unscored[m],
+            "runs": len(run_ids), "source": "run" if len(run_ids) == 1 else f"pooled from {len(run_ids)} runs",
+            "judge_prompt": "polaris-bench prompts"}
+        for m in models
+    }
+    if stored and all((m, "glicko2") in stored for m in models if pairs[m]):
+        for m in models:
+            gl = stored.get((m, "glicko2"))
+            bt = stored.get((m, "bradley_terry"))
+            wr = stored.get((m, "win_rate"))
+            if gl:
+                out[m]["elo"], out[m]["elo_rd"] = _f(gl[0]), _f(gl[1])
+            if bt:
+                out[m]["bt"], out[m]["bt_low"], out[m]["bt_high"] = _f(bt[0]), _f(bt[2]), _f(bt[3])
+            if wr:
+                out[m]["win_rate"] = _f(wr[0])
+    elif len(done):
+        matches = [
+            Match(str(r.model_x), str(r.model_y), float(r.score_x), cluster=str(r.source_sample_id))
+            for r in done.itertuples(index=False)
+        ]
+        for m, r in glicko2_ratings(matches).items():
+            out[m]["elo"], out[m]["elo_rd"] = r.rating, r.rd
+        if len({x for mt in matches for x in (mt.a, mt.b)}) >= 2:
+            for m, ci in bootstrap_bradley_terry(matches, samples=bootstrap, seed=seed).items():
+                out[m]["bt"], out[m]["bt_low"], out[m]["bt_high"] = ci.rating, ci.low, ci.high
+        for m, rate in win_rates(matches).items():
+            out[m]["win_rate"] = rate
+    return list(out.values())
+
+
+def _f(v: Any) -> float:
+    return NAN if v is None else float(v)
+
+
+# -- comparison -------------------------------------------------------------------------
+
+
+def resolve_model(models: Sequence[str], name: str) -> str:
+    """An exact model label, else the one label containing ``name``."""
+    if name in models:
+        return name
+    hits = [m for m in models if name in m]
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        raise QueryError(f"no model matches {name!r}; models in the store: {', '.join(sorted(models)) or 'none'}")
+    raise QueryError(f"{name!r} matches several models: {', '.join(sorted(hits))}; give the full label")
+
+
+def compare(
+    con: duckdb.DuckDBPyConnection,
+    model_a: str,
+    model_b: str,
+    benchmark: str | None = None,
+    *,
+    judges: JudgePolicy = "split",
+    include_incomplete: bool = False,
+    score: str | None = None,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = 0,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """A vs B on the samples both have (same benchmark, sample id and judge setup;
+    epochs and repeated runs are averaged per sample first): overall and per paper
+    bucket. Returns (rows, notes)."""
+    df = sample_scores(con, benchmark, include_incomplete, score)
+    if df.empty:
+        raise QueryError("no scored samples in the store" + (f" for {benchmark}" if benchmark else ""))
+    models = sorted(df["model"].unique())
+    a, b = resolve_model(models, model_a), resolve_model(models, model_b)
+    if a == b:
+        raise QueryError(f"both names resolve to the same model {a!r}")
+    df = df[df["model"].isin([a, b])]
+    notes: list[str] = []
+    rows: list[dict[str, Any]] = []
+    setup_keys = [] if judges == "mix" else list(JUDGE_FIELDS)
+    for bench, bdf in df.groupby("benchmark", sort=True):
+        sa = set(map(tuple, bdf[bdf["model"] == a][list(JUDGE_FIELDS)].to_numpy().tolist()))
+        sb = set(map(tuple, bdf[bdf["model"] == b][list(JUDGE_FIELDS)].to_numpy().tolist()))
+        if not sa or not sb:
+            continue
+        if judges != "mix" and not (sa & sb):
+            msg = (f"{bench}: {a} and {b} were judged by different setups ({_differences(sorted(sa | sb))}); "
+                   "not compared (--mix-judges to compare anyway)")
+            if judges == "refuse":
+                raise JudgeMixError(msg)
+            notes.append(msg)
+            continue
+        if judges != "mix" and (len(sa) > 1 or len(sb) > 1 or sa != sb):
+            notes.append(f"{bench}: compared within each judge setup both models share")
+        per = (
+            bdf.groupby(["model", "sample_id"] + setup_keys, dropna=False)
+            .agg(score=("score", "mean"), prompt_id=("prompt_id", "first"), bucket=("bucket", "first"))
+            .reset_index()
+        )
+        left = per[per["model"] == a].drop(columns="model")
+        right = per[per["model"] == b].drop(columns=["model", "prompt_id", "bucket"])
+        paired = left.merge(right, on=["sample_id"] + setup_keys, suffixes=("_a", "_b"))
+        if paired.empty:
+            notes.append(f"{bench}: {a} and {b} share no sample")
+            continue
+        groups = paired.groupby(setup_keys, sort=True) if setup_keys else [((), paired)]
+        for key, p in groups:
+            kv = dict(zip(setup_keys, key if isinstance(key, tuple) else (key,)))
+            judge = judge_label(kv.get("judge_model", "mixed"), kv.get("judge_mode", ""))
+            subsets = [("all", p)] + [(bk, p[p["bucket"] == bk]) for bk in ("short", *PAPER_BUCKETS, "beyond")]
+            for bucket_name, sub in subsets:
+                if sub.empty:
+                    continue
+                res = paired_comparison(sub["score_a"].to_numpy(float), sub["score_b"].to_numpy(float),
+                                        sub["prompt_id"].to_numpy(), n_resamples=n_resamples, seed=seed)
+                rows.append({"benchmark": bench, "judge": judge, "bucket": bucket_name, "model_a": a, "model_b": b,
+                             **res.as_dict(), "digits": spec_for(bench).digits})
+    if not rows and not notes:
+        notes.append(f"{a} and {b} share no benchmark")
+    return rows, notes
+
+
+# -- length curves ------------------------------------------------------------------------
+
+
+def curves(
+    con: duckdb.DuckDBPyConnection,
+    benchmark: str | None = None,
+    models: Sequence[str] | None = None,
+    *,
+    judges: JudgePolicy = "split",
+    include_incomplete: bool = False,
+    score: str | None = None,
+    n_resamples: int = N_RESAMPLES,
+    seed: int = 0,
+    max_targets: int = 12,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Quality and length ratio against the requested length, per model (and judge
+    setup), with bootstrap CIs over prompts. Points are the distinct requested lengths
+    when there are at most ``max_targets`` of them (a sweep), else the six 2k-word
+    buckets (``target`` = the bucket's mean requested length)."""
+    df = sample_scores(con, benchmark, include_incomplete, score)
+    df = df[df["target_words"].notna()] if not df.empty else df
+    if df.empty:
+        return pd.DataFrame(), ["no samples with a requested length" + (f" in {benchmark}" if benchmark else "")]
+    notes: list[str] = []
+    if benchmark is None:
+        benches = sorted(df["benchmark"].unique())
+        pick = next((b for b in ("length_gen", "story_quality") if b in benches), benches[0])
+        df = df[df["benchmark"] == pick]
+        if len(benches) > 1:
+            notes.append(f"curves for {pick} (choose another with --benchmark)")
+    if models:
+        all_models = sorted(df["model"].unique())
+        df = df[df["model"].isin([resolve_model(all_models, m) for m in models])]
+    notes += check_judges(df, judges)
+    df = df.copy()
+    if df["target_words"].nunique() <= max_targets:
+        df["point"] = df["target_words"].astype(int).astype(str)
+        df["order"] = df["target_words"].astype(float)
+    else:
+        order = {b: i for i, b in enumerate(BUCKETS_2K)}
+        dropped = int(df["bucket_2k"].isna().sum())
+        if dropped:
+            notes.append(f"{dropped} samples with a requested length outside 1k-12k left out of the bucket curves")
+        df = df[df["bucket_2k"].notna()]
+        df["point"] = df["bucket_2k"]
+        df["order"] = df["bucket_2k"].map(order).astype(float)
+    keys = ["benchmark", "model"] + ([] if judges == "mix" else list(JUDGE_FIELDS))
+    out = []
+    for key, g in df.groupby(keys + ["point"], sort=False):
+        kv = dict(zip(keys + ["point"], key))
+        clusters = g["prompt_id"].to_numpy()
+        q = bootstrap_mean_ci(g["score"].to_numpy(float), clusters, n_resamples=n_resamples, seed=seed)
+        r = bootstrap_mean_ci(g["length_ratio"].to_numpy(float), clusters, n_resamples=n_resamples, seed=seed)
+        out.append({
+            "benchmark": kv["benchmark"], "model": kv["model"],
+            "judge": judge_label(kv.get("judge_model", "mixed"), kv.get("judge_mode", "")),
+            "point": kv["point"], "order": float(g["order"].iloc[0]),
+            "target": float(g["target_words"].mean()), "n": int(len(g)), "unscored": int(g["score"].isna().sum()),
+            "quality": q.mean, "quality_low": q.low, "quality_high": q.high,
+            "length_ratio": r.mean, "ratio_low": r.low, "ratio_high": r.high,
+        })
+    frame = pd.DataFrame(out).sort_values(["benchmark", "model", "judge", "order"]).reset_index(drop=True)
+    return frame, notes
+
+
+def counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Row counts of every table (for reports and idempotence checks)."""
+    tables = ("runs", "samples", "scorer_results", "scores", "criteria", "pairwise", "ratings", "run_scorers",
+              "reference", "log_files")
+    return {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}

@@ -1,0 +1,299 @@
+"""The DuckDB schema of the results store, its version, and the migration path.
+
+One file (default ``results/polaris.duckdb``) holds every ingested Inspect log:
+
+* ``runs``: one row per log (Inspect ``eval_id``);
+* ``samples``: one row per (run, sample id, epoch) with the story's length metrics;
+* ``scorer_results``: one row per (sample, scorer): scored or not, why not, and who
+  judged it with which rubric / prompt template / mode;
+* ``scores``: one row per (sample, scorer, key): the generic long table of values;
+* ``criteria``: one row per judged rubric criterion, with the judge's evidence;
+* ``pairwise`` / ``ratings``: story_elo verdicts and the ratings a run reported;
+* ``run_scorers``: which (scorer, key) pairs a run has (small; picks main scores fast);
+* ``reference``: published numbers (``polaris reference load``);
+* ``log_files``: what ``ingest`` saw per file, for incremental folder ingests.
+
+``connect`` opens (creating if needed) a database and applies pending migrations.
+A migration is a function from version N to N+1 registered in ``MIGRATIONS``; a file
+written by a newer schema than this code knows is refused rather than guessed at.
+``results/README.md`` documents every column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+SCHEMA_VERSION = 1
+DEFAULT_DB = Path("results") / "polaris.duckdb"
+
+
+class SchemaError(RuntimeError):
+    """The database cannot be used with this version of polaris-bench."""
+
+
+class SchemaOutdated(SchemaError):
+    """A read-only open of a database that needs a migration first."""
+
+
+_V1 = """
+CREATE TABLE runs (
+    run_id            VARCHAR PRIMARY KEY,  -- Inspect eval_id (one log)
+    inspect_run_id    VARCHAR,              -- eval.run_id (one `inspect eval` call)
+    task_id           VARCHAR,              -- kept by eval-retry: retries share it
+    task              VARCHAR,
+    task_version      VARCHAR,
+    task_file         VARCHAR,
+    benchmark         VARCHAR,
+    task_args         JSON,
+    model             VARCHAR,
+    model_label       VARCHAR,              -- model + distinguishing -M args
+    model_args        JSON,                 -- scrubbed of secrets
+    model_base_url    VARCHAR,              -- credentials and query string removed
+    generate_config   JSON,
+    model_roles       JSON,                 -- role -> {model, args, config}, scrubbed
+    judge_model       VARCHAR,              -- the grader role's model, if any
+    judge_models      VARCHAR[],            -- every judge model named by a score
+    rubric_sha256s    VARCHAR[],
+    template_sha256s  VARCHAR[],
+    judge_modes       VARCHAR[],
+    package_version   VARCHAR,              -- polaris-bench version when recorded
+    inspect_version   VARCHAR,
+    packages          JSON,
+    revision_commit   VARCHAR,
+    revision_dirty    BOOLEAN,
+    status            VARCHAR,              -- success | error | cancelled | started
+    error             VARCHAR,
+    created           TIMESTAMP,            -- UTC
+    started_at        TIMESTAMP,
+    completed_at      TIMESTAMP,
+    epochs            INTEGER,
+    total_samples     INTEGER,
+    completed_samples INTEGER,
+    input_tokens      BIGINT,
+    output_tokens     BIGINT,
+    total_tokens      BIGINT,
+    total_cost        DOUBLE,
+    model_usage       JSON,
+    role_usage        JSON,
+    task_metadata     JSON,
+    results           JSON,                 -- Inspect's metrics, as logged
+    log_path          VARCHAR,
+    log_fingerprint   VARCHAR,
+    superseded_by     VARCHAR,              -- a later retry of the same task_id
+    ingested_at       TIMESTAMP
+);
+
+CREATE TABLE samples (
+    run_id          VARCHAR NOT NULL,
+    sample_id       VARCHAR NOT NULL,
+    epoch           INTEGER NOT NULL,
+    prompt_id       VARCHAR,
+    target_words    INTEGER,
+    bucket          VARCHAR,   -- short | ID | near | far | beyond
+    bucket_2k       VARCHAR,   -- 1-2k .. 10-12k
+    genre           VARCHAR,
+    words           DOUBLE,
+    length_ratio    DOUBLE,
+    length_score    DOUBLE,
+    length_penalty  DOUBLE,
+    self_repetition DOUBLE,
+    blank           BOOLEAN,
+    truncated       BOOLEAN,
+    stop_reason     VARCHAR,
+    error           VARCHAR,
+    limit_hit       VARCHAR,
+    total_time      DOUBLE,
+    working_time    DOUBLE,
+    input_tokens    BIGINT,
+    output_tokens   BIGINT,
+    metadata        JSON
+);
+
+CREATE TABLE scorer_results (
+    run_id          VARCHAR NOT NULL,
+    sample_id       VARCHAR NOT NULL,
+    epoch           INTEGER NOT NULL,
+    scorer          VARCHAR NOT NULL,
+    scored          BOOLEAN,
+    unscored_reason VARCHAR,
+    judge_model     VARCHAR,
+    rubric          VARCHAR,
+    rubric_sha256   VARCHAR,
+    template_sha256 VARCHAR,
+    judge_mode      VARCHAR,
+    attempts        INTEGER,
+    label           VARCHAR,
+    explanation     VARCHAR,
+    metadata        JSON
+);
+
+CREATE TABLE scores (
+    run_id     VARCHAR NOT NULL,
+    sample_id  VARCHAR NOT NULL,
+    epoch      INTEGER NOT NULL,
+    scorer     VARCHAR NOT NULL,
+    key        VARCHAR NOT NULL,
+    value      DOUBLE,      -- NULL when not numeric or NaN
+    value_text VARCHAR      -- non-numeric values (e.g. "C"/"I")
+);
+
+CREATE TABLE criteria (
+    run_id        VARCHAR NOT NULL,
+    sample_id     VARCHAR NOT NULL,
+    epoch         INTEGER NOT NULL,
+    scorer        VARCHAR NOT NULL,
+    criterion_id  VARCHAR NOT NULL,
+    name          VARCHAR,
+    score         DOUBLE,
+    justification VARCHAR,
+    quotes        VARCHAR[]
+);
+
+CREATE TABLE pairwise (
+    run_id           VARCHAR NOT NULL,
+    sample_id        VARCHAR NOT NULL,
+    epoch            INTEGER NOT NULL,
+    source_sample_id VARCHAR,     -- the writers' sample id (the prompt pairing)
+    source_epoch     INTEGER,
+    prompt_id        VARCHAR,
+    model_x          VARCHAR,
+    model_y          VARCHAR,
+    score_x          DOUBLE,      -- X's mean score over both orders (0..1)
+    plus_diff_xy     DOUBLE,
+    plus_diff_yx     DOUBLE,
+    verdict_xy       VARCHAR,
+    verdict_yx       VARCHAR,
+    flipped          BOOLEAN,
+    judge_model      VARCHAR,
+    rubric_sha256    VARCHAR,
+    unscored_reason  VARCHAR
+);
+
+CREATE TABLE ratings (
+    run_id   VARCHAR NOT NULL,
+    model    VARCHAR NOT NULL,
+    method   VARCHAR NOT NULL,    -- glicko2 | bradley_terry | win_rate
+    rating   DOUBLE,
+    rd       DOUBLE,
+    ci_low   DOUBLE,
+    ci_high  DOUBLE
+);
+
+CREATE TABLE run_scorers (
+    run_id VARCHAR NOT NULL,
+    scorer VARCHAR NOT NULL,
+    key    VARCHAR NOT NULL,
+    n      INTEGER
+);
+
+CREATE TABLE reference (
+    benchmark    VARCHAR NOT NULL,
+    model        VARCHAR NOT NULL,
+    metric       VARCHAR NOT NULL,   -- aggregate | ID | near | far | slope | length_ratio_* | elo
+    value        DOUBLE,
+    judge_model  VARCHAR,
+    judge_prompt VARCHAR,
+    source       VARCHAR,
+    published    BOOLEAN,
+    note         VARCHAR,
+    PRIMARY KEY (benchmark, model, metric)
+);
+
+CREATE TABLE log_files (
+    path        VARCHAR PRIMARY KEY,
+    size        BIGINT,
+    mtime       DOUBLE,
+    run_id      VARCHAR,
+    fingerprint VARCHAR,
+    outcome     VARCHAR,   -- ingested | replaced | duplicate | skipped | error
+    reason      VARCHAR,
+    seen_at     TIMESTAMP
+);
+"""
+
+
+def _to_v1(con: duckdb.DuckDBPyConnection) -> None:
+    """v1: runs, samples, scorer_results, scores, criteria, pairwise, ratings, reference."""
+    con.execute(_V1)
+
+
+# version N -> N+1; append new steps here and bump SCHEMA_VERSION.
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _to_v1}
+
+# Tables whose rows belong to one run (deleted together when a run is replaced).
+RUN_TABLES = ("samples", "scorer_results", "scores", "criteria", "pairwise", "ratings", "run_scorers")
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_info'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_info").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(con: duckdb.DuckDBPyConnection, target: int | None = None) -> list[int]:
+    """Apply pending migrations up to ``target`` (default: ``SCHEMA_VERSION``), each in
+    its own transaction. Returns the versions reached."""
+    target = SCHEMA_VERSION if target is None else target
+    version = current_version(con)
+    if version > target:
+        raise SchemaError(
+            f"this results database has schema version {version}, newer than the {target} "
+            "this polaris-bench knows; upgrade polaris-bench (or use another --db)"
+        )
+    applied: list[int] = []
+    if version == 0:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_info (version INTEGER, applied_at TIMESTAMP, description VARCHAR)"
+        )
+    while version < target:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise SchemaError(f"no migration from schema version {version} to {version + 1}")
+        con.execute("BEGIN TRANSACTION")
+        try:
+            step(con)
+            con.execute(
+                "INSERT INTO schema_info VALUES (?, ?, ?)",
+                [version + 1, datetime.now(timezone.utc).replace(tzinfo=None),
+                 (step.__doc__ or step.__name__).strip().splitlines()[0]],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        version += 1
+        applied.append(version)
+    return applied
+
+
+def connect(path: str | Path = DEFAULT_DB, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the results database, creating it and applying migrations as needed.
+    ``read_only`` opens an existing file without changing it (queries only)."""
+    path = Path(path)
+    if str(path) != ":memory:":
+        if read_only and not path.exists():
+            raise SchemaError(f"{path}: no results database here (run `polaris ingest` first)")
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    if read_only:
+        version = current_version(con)
+        if version < SCHEMA_VERSION:
+            con.close()
+            raise SchemaOutdated(
+                f"{path}: schema version {version}, this polaris-bench needs {SCHEMA_VERSION}; "
+                "open it once without read-only to migrate"
+            )
+        if version > SCHEMA_VERSION:
+            con.close()
+            raise SchemaError(f"{path}: schema version {version} is newer than this polaris-bench ({SCHEMA_VERSION})")
+        return con
+    migrate(con)
+    return con
