@@ -20,7 +20,7 @@ from inspect_ai.model import GenerateConfig
 from polaris_bench import __version__
 from polaris_bench.bench_scorers import eqbench_creative_score
 from polaris_bench.bench_solvers import MIN_P_PROVIDERS, benchmark_solver
-from polaris_bench.datasets import load_eqbench_prompts, load_generations, select_samples
+from polaris_bench.datasets import load_eqbench_prompts, with_generations
 from polaris_bench.scorers import length_adherence
 
 TEMPERATURE = 0.7
@@ -51,9 +51,7 @@ def eqbench_creative(
     compact: judge with scores only (no justifications or quotes).
     judge_attempts: judge calls per story before it is left unscored.
     """
-    samples = load_eqbench_prompts(dataset, iterations=iterations)
-    if generations:
-        samples = select_samples(samples, load_generations(generations), generations)
+    samples = with_generations(load_eqbench_prompts(dataset, iterations=iterations), generations)
     return Task(
         dataset=MemoryDataset(samples, name="eqbench_creative_v3"),
         solver=benchmark_solver(generations, min_p=min_p, max_tokens=max_tokens),

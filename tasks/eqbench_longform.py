@@ -13,7 +13,7 @@ from inspect_ai.dataset import MemoryDataset
 from polaris_bench import __version__
 from polaris_bench.bench_scorers import eqbench_longform_score
 from polaris_bench.bench_solvers import benchmark_solver
-from polaris_bench.datasets import load_generations, load_polaris_prompts, select_samples
+from polaris_bench.datasets import load_polaris_prompts, with_generations
 from polaris_bench.scorers import length_adherence
 from polaris_bench.sweep import DEFAULT_THINKING_ALLOWANCE
 
@@ -39,9 +39,7 @@ def eqbench_longform(
     thinking_allowance: extra tokens for a thinking writer's reasoning.
     rubric, compact, judge_attempts: judging options.
     """
-    samples = load_polaris_prompts(dataset, split=split, benchmark="eqbench_longform")
-    if generations:
-        samples = select_samples(samples, load_generations(generations), generations)
+    samples = with_generations(load_polaris_prompts(dataset, split=split, benchmark="eqbench_longform"), generations)
     return Task(
         dataset=MemoryDataset(samples, name="polaris_id"),
         solver=benchmark_solver(generations, max_tokens=max_tokens, thinking_allowance=thinking_allowance),

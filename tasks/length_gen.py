@@ -9,7 +9,7 @@ from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset
 
 from polaris_bench import __version__
-from polaris_bench.datasets import load_generations, select_samples, use_generations
+from polaris_bench.datasets import use_generations, with_generations
 from polaris_bench.scorers import length_adherence, story_quality
 from polaris_bench.solvers import write_story
 from polaris_bench.sweep import DEFAULT_THINKING_ALLOWANCE, parse_targets, select_prompts, sweep_samples
@@ -37,9 +37,7 @@ def length_gen(
     generations: JSONL of existing stories (id = "<prompt id>@<target>") to judge
       instead of generating.
     """
-    samples = sweep_samples(select_prompts(prompts), parse_targets(targets))
-    if generations:
-        samples = select_samples(samples, load_generations(generations), generations)
+    samples = with_generations(sweep_samples(select_prompts(prompts), parse_targets(targets)), generations)
     solver = (
         use_generations(generations)
         if generations

@@ -14,7 +14,7 @@ from inspect_ai.dataset import MemoryDataset
 from polaris_bench import __version__
 from polaris_bench.bench_scorers import longbench_write_score
 from polaris_bench.bench_solvers import MAX_TOKENS_CAP, benchmark_solver
-from polaris_bench.datasets import load_generations, load_longbench_write, select_samples
+from polaris_bench.datasets import load_longbench_write, with_generations
 from polaris_bench.scorers import length_adherence
 
 
@@ -34,9 +34,7 @@ def longbench_write(
     max_tokens: generation limit (LongWriter uses 32768).
     rubric, compact, judge_attempts: judging options.
     """
-    samples = load_longbench_write(dataset)
-    if generations:
-        samples = select_samples(samples, load_generations(generations), generations)
+    samples = with_generations(load_longbench_write(dataset), generations)
     return Task(
         dataset=MemoryDataset(samples, name="longbench_write"),
         solver=benchmark_solver(generations, max_tokens=max_tokens),

@@ -14,7 +14,7 @@ from inspect_ai.dataset import MemoryDataset
 
 from polaris_bench import __version__
 from polaris_bench.bench_solvers import benchmark_solver
-from polaris_bench.datasets import load_generations, load_polaris_prompts, select_samples
+from polaris_bench.datasets import load_polaris_prompts, with_generations
 from polaris_bench.scorers import length_adherence, story_quality as story_quality_scorer
 from polaris_bench.sweep import DEFAULT_THINKING_ALLOWANCE
 
@@ -40,9 +40,7 @@ def story_quality(
     compact: judge with scores only (no justifications or quotes).
     judge_attempts: judge calls per story before it is left unscored.
     """
-    samples = load_polaris_prompts(dataset, split=split, benchmark="story_quality")
-    if generations:
-        samples = select_samples(samples, load_generations(generations), generations)
+    samples = with_generations(load_polaris_prompts(dataset, split=split, benchmark="story_quality"), generations)
     return Task(
         dataset=MemoryDataset(samples, name="polaris_id"),
         solver=benchmark_solver(generations, max_tokens=max_tokens, thinking_allowance=thinking_allowance),

@@ -14,7 +14,7 @@ from inspect_ai.dataset import MemoryDataset
 from polaris_bench import __version__
 from polaris_bench.bench_scorers import writingbench_score
 from polaris_bench.bench_solvers import benchmark_solver
-from polaris_bench.datasets import load_generations, load_writingbench, select_samples
+from polaris_bench.datasets import load_writingbench, with_generations
 from polaris_bench.datasets.writingbench import DEFAULT_DOMAIN
 from polaris_bench.scorers import length_adherence
 
@@ -39,9 +39,7 @@ def writingbench(
     max_tokens: fixed generation limit (default: sized from a stated length).
     rubric, compact, judge_attempts: judging options (5 judge calls per sample).
     """
-    samples = load_writingbench(dataset, domain=domain, language=language)  # type: ignore[arg-type]
-    if generations:
-        samples = select_samples(samples, load_generations(generations), generations)
+    samples = with_generations(load_writingbench(dataset, domain=domain, language=language), generations)  # type: ignore[arg-type]
     return Task(
         dataset=MemoryDataset(samples, name=f"writingbench_{domain}_{language}"),
         solver=benchmark_solver(generations, max_tokens=max_tokens),

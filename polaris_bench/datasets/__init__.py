@@ -8,7 +8,7 @@ the file, the line and the problem.
 
 from ._common import DatasetError, read_jsonl, read_table
 from .eqbench import load_eqbench_criteria, load_eqbench_prompts
-from .generations import Generation, load_generations, select_samples, use_generations
+from .generations import Generation, load_generations, select_samples, use_generations, with_generations
 from .longbench_write import load_longbench_write
 from .polaris import POLARIS_HF_ID, load_polaris_prompts
 from .stated_length import StatedLength, find_stated_lengths, parse_stated_length

@@ -89,3 +89,10 @@ def use_generations(path: str) -> Solver:
         return state
 
     return solve
+
+
+def with_generations(samples: list[Sample], generations: str | None) -> list[Sample]:
+    """All ``samples`` when no generations file is given, else the ones it has a row for."""
+    if not generations:
+        return samples
+    return select_samples(samples, load_generations(generations), generations)
