@@ -83,6 +83,7 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=25)
     args = ap.parse_args()
 
+    sweep_seconds(0.0, args.connections, 2)  # warm-up: imports, registries, first log
     base, n = sweep_seconds(0.0, args.connections, args.prompts)
     slow, n2 = sweep_seconds(args.latency, args.connections, args.prompts)
     ideal = n * args.latency / args.connections + base

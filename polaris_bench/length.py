@@ -165,7 +165,10 @@ def is_blank(
     floor = cfg.min_words if target is None else min(cfg.min_words, target / 2)
     if (count_words(text) if words is None else words) < floor or not text:
         return True
-    visible = len(_WHITESPACE.sub("", text))
+    if text.isascii():  # fast path: str.count runs in C
+        visible = len(text) - sum(text.count(ch) for ch in " \t\n\r\x0b\x0c")
+    else:
+        visible = len(_WHITESPACE.sub("", text))
     return visible / len(text) < cfg.min_visible_ratio
 
 
@@ -199,12 +202,14 @@ def self_repetition(text: str, cfg: RepetitionConfig = RepetitionConfig()) -> fl
             codes = np.fromiter(
                 (hash(tuple(tokens[i : i + cfg.n])) for i in range(n_grams)), dtype=np.int64, count=n_grams
             )
-        ngram_ratio = (n_grams - len(np.unique(codes))) / n_grams
-        # Local repeats: an n-gram whose previous occurrence is at most `window` back.
-        order = np.lexsort((np.arange(n_grams), codes))
-        sorted_codes, positions = codes[order], order
+        # A stable sort keeps equal n-grams in text order, so neighbours in `order` are
+        # an n-gram and its previous occurrence.
+        order = np.argsort(codes, kind="stable")
+        sorted_codes = codes[order]
         same = sorted_codes[1:] == sorted_codes[:-1]
-        near = (positions[1:] - positions[:-1]) <= cfg.window
+        ngram_ratio = float(np.count_nonzero(same)) / n_grams  # sum over n-grams of (count - 1)
+        # Local repeats: an n-gram whose previous occurrence is at most `window` back.
+        near = (order[1:] - order[:-1]) <= cfg.window
         local_ratio = float(np.count_nonzero(same & near)) / n_grams
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     line_ratio = (len(lines) - len(set(lines))) / len(lines) if lines else 0.0

@@ -38,13 +38,13 @@ _QUOTE_MAP = str.maketrans(
         "\u2026": "...", "\u00a0": " ",
     }
 )
-_SPACE = re.compile(r"\s+")
 _EDGE = re.compile(r"""^[\s"'.,;:!?()\[\]-]+|[\s"'.,;:!?()\[\]-]+$""")
 
 
 def normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTE_MAP)
-    return _SPACE.sub(" ", text).strip().casefold()
+    if not text.isascii():  # curly quotes, dashes, NBSP... (ASCII text has none)
+        text = unicodedata.normalize("NFKC", text).translate(_QUOTE_MAP)
+    return " ".join(text.split()).casefold()
 
 
 def quote_in_story(quote: str, normalised_story: str) -> bool:

@@ -79,25 +79,26 @@ def requested_words(prompt: str, default: int = 300) -> int:
     return int(match.group(1).replace(",", "")) if match else default
 
 
+_POOL = [w.replace("-", "") for kind in ("nouns", "verbs", "adjs") for w in _VOCAB[kind]]
+
+
 def write_story(model_name: str, prompt: str, words: int) -> str:
     """Deterministic prose of exactly ``words`` \\w+ words, in paragraphs."""
     rng = _rng(model_name, prompt)
     name = rng.choice(_VOCAB["names"])
-    out: list[str] = []
-    paragraph: list[str] = []
+    paragraphs: list[str] = []
+    sentences: list[str] = []
     count = 0
     while count < words:
         n = min(words - count, rng.randint(8, 15))
-        tokens = [name if i == 0 else rng.choice(_VOCAB[rng.choice(("nouns", "verbs", "adjs"))]) for i in range(n)]
-        tokens = [t.replace("-", "") for t in tokens]  # keep one \w+ word per token
-        paragraph.append(" ".join(tokens) + ".")
+        sentences.append(" ".join([name, *rng.choices(_POOL, k=n - 1)]) + ".")
         count += n
-        if len(paragraph) >= rng.randint(4, 7):
-            out.append(" ".join(paragraph))
-            paragraph = []
-    if paragraph:
-        out.append(" ".join(paragraph))
-    return "\n\n".join(out)
+        if len(sentences) >= rng.randint(4, 7):
+            paragraphs.append(" ".join(sentences))
+            sentences = []
+    if sentences:
+        paragraphs.append(" ".join(sentences))
+    return "\n\n".join(paragraphs)
 
 
 def _quotes(story: str, rng: random.Random, k: int) -> list[str]:
