@@ -24,7 +24,7 @@ from inspect_ai.model import (
 )
 from inspect_ai.util import JSONSchema
 
-from .judge_prompt import render, response_json_schema, schema_sha256
+from .judge_prompt import render, response_json_schema
 from .length import strip_length_sentence, strip_thinking
 from .parse import ParsedReply, ReplyError, parse_reply
 from .rubric import Rubric
@@ -106,10 +106,6 @@ def _grader(grader: Model | str | None) -> Model:
     return get_model(role="grader", required=True)
 
 
-def _model_name(model: Model) -> str:
-    return str(model)
-
-
 async def judge_story(
     rubric: Rubric,
     prompt: str,
@@ -135,7 +131,7 @@ async def judge_story(
         rubric_id=rubric.id,
         rubric_sha256=rubric.sha256,
         template_sha256=rendered.template_sha256,
-        judge_model=_model_name(model),
+        judge_model=str(model),
         compact=config.compact,
     )
     max_tokens = config.max_tokens or _default_max_tokens(rubric, config.compact)
@@ -171,6 +167,3 @@ async def judge_story(
         return judgement
     return judgement
 
-
-def schema_hash(rubric: Rubric, compact: bool = False) -> str:
-    return schema_sha256(response_json_schema(rubric, compact=compact))

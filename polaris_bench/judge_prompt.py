@@ -14,7 +14,6 @@ and must contain ``{{story}}``.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,6 +125,3 @@ def response_json_schema(rubric: Rubric, *, compact: bool = False) -> dict[str, 
             top[key] = {"type": "number"}
     return {"type": "object", "properties": top, "required": list(top), "additionalProperties": False}
 
-
-def schema_sha256(schema: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(schema, sort_keys=True).encode()).hexdigest()
