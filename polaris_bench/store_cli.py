@@ -13,6 +13,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .store.schema import DEFAULT_DB
 
@@ -118,26 +119,32 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 1 if report.errors else 0
 
 
+def _query(args: argparse.Namespace, query: Any, *positional: Any, **extra: Any) -> Any:
+    """Run a store query with the options every query command shares; the connection
+    is always closed."""
+    con = _open(args.db)
+    try:
+        return query(
+            con,
+            *positional,
+            judges=_judges(args),
+            include_incomplete=args.include_incomplete,
+            score=args.score,
+            n_resamples=args.resamples,
+            seed=args.seed,
+            **extra,
+        )
+    finally:
+        con.close()
+
+
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from .report import render_leaderboard
     from .store.queries import QueryError, leaderboard
     from .store.schema import SchemaError
 
     try:
-        con = _open(args.db)
-        try:
-            board = leaderboard(
-                con,
-                args.benchmark,
-                judges=_judges(args),  # type: ignore[arg-type]
-                include_incomplete=args.include_incomplete,
-                reference=not args.no_reference,
-                score=args.score,
-                n_resamples=args.resamples,
-                seed=args.seed,
-            )
-        finally:
-            con.close()
+        board = _query(args, leaderboard, args.benchmark, reference=not args.no_reference)
     except (QueryError, SchemaError) as exc:
         return _fail(exc)
     _emit(render_leaderboard(board, args.format), args.output)
@@ -150,21 +157,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from .store.schema import SchemaError
 
     try:
-        con = _open(args.db)
-        try:
-            rows, notes = compare(
-                con,
-                args.model_a,
-                args.model_b,
-                args.benchmark,
-                judges=_judges(args),  # type: ignore[arg-type]
-                include_incomplete=args.include_incomplete,
-                score=args.score,
-                n_resamples=args.resamples,
-                seed=args.seed,
-            )
-        finally:
-            con.close()
+        rows, notes = _query(args, compare, args.model_a, args.model_b, args.benchmark)
     except (QueryError, SchemaError) as exc:
         return _fail(exc)
     _emit(render_compare(rows, notes, args.format), args.output)
@@ -177,20 +170,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from .store.schema import SchemaError
 
     try:
-        con = _open(args.db)
-        try:
-            frame, notes = curves(
-                con,
-                args.benchmark,
-                args.model or None,
-                judges=_judges(args),  # type: ignore[arg-type]
-                include_incomplete=args.include_incomplete,
-                score=args.score,
-                n_resamples=args.resamples,
-                seed=args.seed,
-            )
-        finally:
-            con.close()
+        frame, notes = _query(args, curves, args.benchmark, args.model or None)
     except (QueryError, SchemaError) as exc:
         return _fail(exc)
     for note in notes:
