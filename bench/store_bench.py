@@ -35,9 +35,9 @@ from inspect_ai.model import get_model
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tasks"))
 
-from length_gen import length_gen  # noqa: E402
-
 import importlib  # noqa: E402
+
+from length_gen import length_gen  # noqa: E402
 
 from polaris_bench.store import connect, counts, ingest, leaderboard  # noqa: E402
 

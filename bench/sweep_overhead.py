@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT / "tasks"))
 
 from length_gen import length_gen  # noqa: E402
 
-from polaris_bench.length import measure  # noqa: E402
-from polaris_bench.parse import parse_reply  # noqa: E402
+from polaris_bench.judging.parse import parse_reply  # noqa: E402
+from polaris_bench.judging.rubric import load_rubric  # noqa: E402
+from polaris_bench.metrics.length import measure  # noqa: E402
 from polaris_bench.providers.offline import write_story  # noqa: E402
-from polaris_bench.rubric import load_rubric  # noqa: E402
 
 TARGETS = "1000,2000,3000,4000,5000,6000,7000,8000"
 

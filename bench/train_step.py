@@ -116,7 +116,7 @@ def make_trainer(out: Path, rows: list[dict], hri: bool, latency: float, max_com
 def part_reward(latency: float, repeat: int = 3) -> tuple[list[float], list[float]]:
     """One step's reward phase, 48 completions, judge latency ``latency``; ``repeat``
     timings (the box may be shared: the median is reported)."""
-    from polaris_bench.judge import JudgeConfig
+    from polaris_bench.judging.judge import JudgeConfig
     from polaris_bench.providers.offline import write_story
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -6,48 +6,19 @@ characters + English words); S = S_q*S_l/100, and (S_q+S_l)/2 as LongWriter repo
     inspect eval tasks/longbench_write.py -T dataset=longbench_write_en.jsonl \
         --model <writer> --model-role grader=<judge>
     inspect eval tasks/longbench_write.py -T dataset=longbench_write.jsonl ...  # zh+en
+
+The task lives in ``polaris_bench.benchmarks.longbench_write`` (also registered with Inspect as
+``polaris_bench/longbench_write``); this file is its entry point for ``inspect eval tasks/longbench_write.py``.
 """
 
-from inspect_ai import Task, task
-from inspect_ai.dataset import MemoryDataset
+from functools import wraps
 
-from polaris_bench import __version__
-from polaris_bench.bench_scorers import longbench_write_score
-from polaris_bench.bench_solvers import MAX_TOKENS_CAP, benchmark_solver
-from polaris_bench.datasets import load_longbench_write, with_generations
-from polaris_bench.scorers import length_adherence
+from inspect_ai import Task, task
+
+from polaris_bench.benchmarks import longbench_write as benchmark
 
 
 @task
-def longbench_write(
-    dataset: str | None = None,
-    generations: str | None = None,
-    max_tokens: int | None = MAX_TOKENS_CAP,
-    rubric: str = "longbench_write",
-    compact: bool = False,
-    judge_attempts: int = 3,
-) -> Task:
-    """Args:
-    dataset: longbench_write_en.jsonl / longbench_write.jsonl (default: the English
-      file, downloaded from LongWriter's GitHub repository into the cache).
-    generations: JSONL of existing responses (id = the 1-based line number) to judge.
-    max_tokens: generation limit (LongWriter uses 32768).
-    rubric, compact, judge_attempts: judging options.
-    """
-    samples = with_generations(load_longbench_write(dataset), generations)
-    return Task(
-        dataset=MemoryDataset(samples, name="longbench_write"),
-        solver=benchmark_solver(generations, max_tokens=max_tokens),
-        scorer=[
-            longbench_write_score(rubric=rubric, compact=compact, max_attempts=judge_attempts),
-            length_adherence(method="longwriter"),
-        ],
-        metadata={
-            "polaris_bench_version": __version__,
-            "benchmark": "longbench_write",
-            "split": "OOD",
-            "units": "S = S_q * S_l / 100 (0-100)",
-            "paper_judge": "Gemini 3.1 Pro",
-            "generation": {"max_tokens": max_tokens, "source": "generations file" if generations else "model"},
-        },
-    )
+@wraps(benchmark.longbench_write, assigned=("__name__", "__qualname__", "__doc__"))  # keeps this module
+def longbench_write(**task_args) -> Task:
+    return benchmark.longbench_write(**task_args)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from polaris_bench.rubric import Rubric, load_rubric
+from polaris_bench.judging.rubric import Rubric, load_rubric
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

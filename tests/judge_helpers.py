@@ -6,7 +6,7 @@ import json
 
 from inspect_ai.model import GenerateConfig, Model, ModelOutput, ModelUsage, get_model
 
-from polaris_bench.rubric import Rubric
+from polaris_bench.judging.rubric import Rubric
 
 STORY = (
     "The lantern swung over the harbor while Mara counted the boats. "

@@ -16,11 +16,18 @@ from typing import Any
 import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai.log import EvalLog
-from inspect_ai.model import ChatMessage, GenerateConfig, ModelAPI, ModelOutput, ModelUsage, modelapi
+from inspect_ai.model import (
+    ChatMessage,
+    GenerateConfig,
+    ModelAPI,
+    ModelOutput,
+    ModelUsage,
+    modelapi,
+)
 
-from polaris_bench.datasets import DatasetError
-from polaris_bench.length import count_words, longwriter_length_score
-from polaris_bench.rubric import load_rubric
+from polaris_bench.benchmarks.common import DatasetError
+from polaris_bench.judging.rubric import load_rubric
+from polaris_bench.metrics.length import count_words, longwriter_length_score
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "benchmarks"
@@ -151,7 +158,7 @@ def test_eqbench_creative_end_to_end(tmp_path):
 def test_write_response_sends_min_p_only_where_supported(monkeypatch):
     import asyncio
 
-    from polaris_bench import bench_solvers
+    from polaris_bench.benchmarks import solvers as bench_solvers
 
     class Stub:
         def __init__(self, name: str) -> None:
@@ -170,7 +177,7 @@ def test_write_response_sends_min_p_only_where_supported(monkeypatch):
         seen.append(kwargs)
         return state
 
-    solve = bench_solvers.write_response(min_p=0.1)
+    solve = bench_solvers.write_story(min_p=0.1)
     for name in ("vllm/qwen", "openai/gpt-5.4"):
         monkeypatch.setattr(bench_solvers, "get_model", lambda n=name: Stub(n))
         state = asyncio.run(solve(State(), generate))
@@ -337,7 +344,7 @@ def test_story_elo_from_inspect_logs(tmp_path):
 def test_story_elo_needs_two_models_and_one_source(tmp_path):
     task_fn = load_task("eqbench_creative")
     log = run(task_fn(dataset=str(FIXTURES / "eqbench_prompts.json"), iterations=1), tmp_path)
-    from polaris_bench.pairwise import PairingError
+    from polaris_bench.benchmarks.story_elo import PairingError
 
     with pytest.raises(PairingError, match="at least two models"):
         load_task("story_elo")(logs=log.location)

@@ -2,9 +2,7 @@
 
 import json
 
-import pytest
-
-from polaris_bench.cli import main
+from polaris_bench.cli.main import main
 
 
 def test_rubric_validate_reports_good_and_bad_files(tmp_path, capsys):

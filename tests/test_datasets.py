@@ -9,20 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from polaris_bench.datasets import (
-    DatasetError,
-    find_stated_lengths,
+from polaris_bench.benchmarks import common as _common
+from polaris_bench.benchmarks.common import DatasetError
+from polaris_bench.benchmarks.eqbench_creative import (
     load_eqbench_criteria,
     load_eqbench_prompts,
-    load_generations,
-    load_longbench_write,
-    load_polaris_prompts,
-    load_writingbench,
-    parse_stated_length,
-    select_samples,
 )
-from polaris_bench.datasets import _common
-from polaris_bench.rubric import load_rubric
+from polaris_bench.benchmarks.generations import load_generations, select_samples
+from polaris_bench.benchmarks.longbench_write import load_longbench_write
+from polaris_bench.benchmarks.stated_length import (
+    find_stated_lengths,
+    parse_stated_length,
+)
+from polaris_bench.benchmarks.story_quality import load_polaris_prompts
+from polaris_bench.benchmarks.writingbench import load_writingbench
+from polaris_bench.judging.rubric import load_rubric
 
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"

@@ -1,8 +1,8 @@
 import pytest
 from inspect_ai.model import GenerateConfig
-
 from judge_helpers import STORY, scripted_model, valid_reply
-from polaris_bench.judge import JudgeConfig, judge_story
+
+from polaris_bench.judging.judge import JudgeConfig, judge_story
 
 
 async def test_retry_recovers_and_varies_the_seed(sq_rubric):
@@ -66,7 +66,14 @@ async def test_compact_mode_and_metadata(sq_rubric):
 
 
 async def test_structured_reasoning_content_is_not_parsed_or_judged(sq_rubric):
-    from inspect_ai.model import ChatMessageAssistant, ContentReasoning, ContentText, ModelOutput, ModelUsage, get_model
+    from inspect_ai.model import (
+        ChatMessageAssistant,
+        ContentReasoning,
+        ContentText,
+        ModelOutput,
+        ModelUsage,
+        get_model,
+    )
 
     reply = ChatMessageAssistant(
         content=[ContentReasoning(reasoning="Let me think {not json}"), ContentText(text=valid_reply(sq_rubric))]
@@ -83,9 +90,14 @@ async def test_structured_reasoning_content_is_not_parsed_or_judged(sq_rubric):
 
 
 def test_writer_reasoning_content_is_not_part_of_the_story():
-    from inspect_ai.model import ChatMessageAssistant, ContentReasoning, ContentText, ModelOutput
+    from inspect_ai.model import (
+        ChatMessageAssistant,
+        ContentReasoning,
+        ContentText,
+        ModelOutput,
+    )
 
-    from polaris_bench.scorers import story_text
+    from polaris_bench.story import story_text
 
     class State:
         output = ModelOutput(

@@ -1,6 +1,8 @@
 import pytest
 
-from polaris_bench import length as L
+from polaris_bench.metrics import length as L
+from polaris_bench.metrics.repetition import RepetitionConfig, self_repetition
+from polaris_bench.story import strip_thinking
 
 
 def test_count_words_paper_rule_unescapes_html():
@@ -34,7 +36,7 @@ def test_parse_target_and_strip_sentence():
     ],
 )
 def test_strip_thinking(text, expected):
-    assert L.strip_thinking(text) == expected
+    assert strip_thinking(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -69,14 +71,14 @@ def test_band_penalty_hand_computed(words, target, expected):
 
 def test_self_repetition_hand_computed():
     # 4-grams of "a b c d a b c d": 5, one repeat -> ngram 0.2, local 0.2
-    assert L.self_repetition("a b c d a b c d") == pytest.approx(0.8 * (0.7 * 0.12 + 0.3 * 0.2))
+    assert self_repetition("a b c d a b c d") == pytest.approx(0.8 * (0.7 * 0.12 + 0.3 * 0.2))
     # one duplicated line of three, no repeated 4-gram
-    assert L.self_repetition("x y\nx y\nz") == pytest.approx(0.4 / 3)
-    assert L.self_repetition("") == 0.0
+    assert self_repetition("x y\nx y\nz") == pytest.approx(0.4 / 3)
+    assert self_repetition("") == 0.0
     # 4,997 identical 4-grams: 4,996 repeats, each within the local window
-    assert L.self_repetition("la " * 5000) == pytest.approx(0.8 * (0.7 * (4996 / 4997 - 0.08) + 0.3 * 4996 / 4997))
-    heavy = L.RepetitionConfig(w_lines=5.0)
-    assert L.self_repetition("la la\n" * 100, heavy) == pytest.approx(1.5)  # capped
+    assert self_repetition("la " * 5000) == pytest.approx(0.8 * (0.7 * (4996 / 4997 - 0.08) + 0.3 * 4996 / 4997))
+    heavy = RepetitionConfig(w_lines=5.0)
+    assert self_repetition("la la\n" * 100, heavy) == pytest.approx(1.5)  # capped
 
 
 def test_blank_rule_with_short_target_floor():
@@ -133,4 +135,4 @@ def test_self_repetition_matches_the_obvious_implementation():
         text = " ".join(rng.choice(vocab) for _ in range(rng.randint(0, 400)))
         if i % 3 == 0:
             text = text.replace(" . ", ".\n")
-        assert L.self_repetition(text) == pytest.approx(_reference_self_repetition(text), abs=1e-12)
+        assert self_repetition(text) == pytest.approx(_reference_self_repetition(text), abs=1e-12)

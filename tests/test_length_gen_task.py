@@ -10,8 +10,13 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.log import read_eval_log
 from inspect_ai.model import get_model
 
-from polaris_bench.scorers import LENGTH_KEYS
-from polaris_bench.sweep import PromptFileError, max_tokens_for, select_prompts, sweep_samples
+from polaris_bench.benchmarks.length_gen import (
+    PromptFileError,
+    select_prompts,
+    sweep_samples,
+)
+from polaris_bench.benchmarks.solvers import max_tokens_for
+from polaris_bench.metrics.scorer import LENGTH_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
 SQ_KEYS = {"overall", "reward", "positive_total", "negative_total", "bonus", "penalty"}
@@ -138,7 +143,7 @@ def test_story_quality_task_on_a_local_polaris_file(tmp_path):
 
 
 def test_story_quality_without_network_names_the_override(monkeypatch):
-    from polaris_bench.datasets import DatasetError
+    from polaris_bench.benchmarks.common import DatasetError
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
@@ -157,7 +162,7 @@ def test_length_gen_judges_existing_generations(tmp_path):
     assert s.id == "night-ferry@1000" and s.output.completion == story
     assert s.scores["length_adherence"].value["words"] == 12 * 30
     gens.write_text(json.dumps({"id": "night-ferry@5000", "story": story}) + "\n")
-    from polaris_bench.datasets import DatasetError
+    from polaris_bench.benchmarks.common import DatasetError
 
     with pytest.raises(DatasetError, match="matches no prompt"):
         _task(prompts="night-ferry", targets="1000", generations=str(gens))
@@ -167,8 +172,8 @@ def test_samples_without_a_target_get_no_value_and_metrics_skip_them(tmp_path):
     from inspect_ai import Task
     from inspect_ai.dataset import Sample
 
-    from polaris_bench.scorers import length_adherence
-    from polaris_bench.solvers import write_story
+    from polaris_bench.benchmarks.solvers import write_story
+    from polaris_bench.metrics.scorer import length_adherence
 
     task = Task(
         # every loader sets "bucket" (None without a target): the per-bucket metric needs the key
@@ -194,7 +199,7 @@ def test_relative_prompt_file_resolves_from_the_start_directory(tmp_path, monkey
 def test_truncation_is_detected_without_a_max_tokens_stop_reason():
     from inspect_ai.model import ModelOutput, ModelUsage
 
-    from polaris_bench.scorers import was_truncated
+    from polaris_bench.metrics.scorer import was_truncated
 
     out = ModelOutput.from_content(model="hf", content="...", stop_reason="unknown")
     out.usage = ModelUsage(input_tokens=5, output_tokens=300, total_tokens=305)

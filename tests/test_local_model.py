@@ -27,9 +27,16 @@ import torch  # noqa: E402
 from inspect_ai.model import GenerateConfig, ResponseSchema, get_model  # noqa: E402
 from inspect_ai.util._json import JSONSchema  # noqa: E402
 
-import polaris_bench.local.registry  # noqa: E402,F401  (registers hfjson/)
+import polaris_bench.providers.registry  # noqa: E402,F401  (registers hfjson/)
 from polaris_bench.local import pull as pull_mod  # noqa: E402
-from polaris_bench.local.constrained import (  # noqa: E402
+from polaris_bench.local.pull import (  # noqa: E402
+    MANIFEST_NAME,
+    ModelPullError,
+    list_models,
+    pull_model,
+    verify_model,
+)
+from polaris_bench.providers.constrained import (  # noqa: E402
     SamplingParams,
     SchemaError,
     TokenizerIndex,
@@ -37,13 +44,6 @@ from polaris_bench.local.constrained import (  # noqa: E402
     decode,
     eos_token_ids,
     tighten_schema,
-)
-from polaris_bench.local.pull import (  # noqa: E402
-    MANIFEST_NAME,
-    ModelPullError,
-    list_models,
-    pull_model,
-    verify_model,
 )
 
 P_KEYS = [f"P{i}" for i in range(1, 7)]

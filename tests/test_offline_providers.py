@@ -7,8 +7,8 @@ import pytest
 from inspect_ai.model import ChatMessageUser, GenerateConfig, ResponseSchema, get_model
 from inspect_ai.util import JSONSchema
 
-from polaris_bench.judge_prompt import render, response_json_schema
-from polaris_bench.length import count_words
+from polaris_bench.judging.prompt import render, response_json_schema
+from polaris_bench.metrics.length import count_words
 from polaris_bench.providers.offline import OfflineError, write_story
 
 

@@ -19,24 +19,26 @@ from inspect_ai.model import (
     modelapi,
 )
 
-from polaris_bench.datasets import DatasetError
-from polaris_bench.judge import JudgeConfig
-from polaris_bench.pairwise import (
-    OrderResult,
+from polaris_bench.benchmarks.common import DatasetError
+from polaris_bench.benchmarks.story_elo import (
     PairingError,
-    PairOutcome,
     StoryPool,
     StoryRecord,
+    round_robin,
+    stories_from_generations,
+)
+from polaris_bench.judging.judge import JudgeConfig
+from polaris_bench.judging.pairwise import (
+    OrderResult,
+    PairOutcome,
     judge_pair,
     pair_text,
     position_bias,
-    round_robin,
     score_for_a,
-    stories_from_generations,
     truncate_words,
     verdict_for,
 )
-from polaris_bench.rubric import load_rubric
+from polaris_bench.judging.rubric import load_rubric
 
 _A = re.compile(r"=== Story A ===\n(.*?)\n=== End of Story A ===", re.DOTALL)
 _B = re.compile(r"=== Story B ===\n(.*?)\n=== End of Story B ===", re.DOTALL)
@@ -229,7 +231,7 @@ def test_stories_from_generations(tmp_path: Path):
 
 
 def test_log_paths_errors(tmp_path: Path):
-    from polaris_bench.pairwise import log_paths
+    from polaris_bench.benchmarks.story_elo import log_paths
 
     with pytest.raises(PairingError, match="not found"):
         log_paths(str(tmp_path / "missing.eval"))

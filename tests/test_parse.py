@@ -1,10 +1,9 @@
 import json
 
 import pytest
-
-from polaris_bench.parse import ReplyError, parse_reply, quote_in_story
-
 from judge_helpers import STORY, valid_reply
+
+from polaris_bench.judging.parse import ReplyError, parse_reply, quote_in_story
 
 
 def test_valid_reply_parses_and_reported_totals_are_only_recorded(sq_rubric):
@@ -67,7 +66,7 @@ def test_malformed_replies_are_rejected_with_a_reason(sq_rubric, name):
 
 def test_quote_normalisation():
     story = "\u201cNobody comes back at this hour,\u201d said the ferryman \u2014 and  he was\nwrong."
-    from polaris_bench.parse import normalise
+    from polaris_bench.judging.parse import normalise
 
     norm = normalise(story)
     assert quote_in_story('"Nobody comes back at this hour,"', norm)  # straight vs curly quotes

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from polaris_bench.ratings import (
+from polaris_bench.stats.ratings import (
     ELO_SCALE,
     GlickoRating,
     Match,

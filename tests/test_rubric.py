@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from polaris_bench.judge_prompt import render, response_json_schema
-from polaris_bench.rubric import RubricError, bundled_rubrics, load_rubric
+from polaris_bench.judging.prompt import render, response_json_schema
+from polaris_bench.judging.rubric import RubricError, bundled_rubrics, load_rubric
 
 
 def test_story_quality_rubric_matches_the_paper(sq_rubric):

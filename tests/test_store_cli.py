@@ -8,17 +8,18 @@ import json
 import math
 
 import pytest
-
-from polaris_bench import store_cli
-from polaris_bench.report import fmt, plot_curves, render_leaderboard
-from polaris_bench.store import connect, curves, ingest, leaderboard
 from store_logs import copy_of, one_log, store_logs
+
+from polaris_bench.cli import store as store_cli
+from polaris_bench.report.plots import plot_curves
+from polaris_bench.report.tables import fmt, render_leaderboard
+from polaris_bench.store import connect, curves, ingest, leaderboard
 
 
 def polaris(*argv: str) -> int:
     """Through the project's `polaris` entry point when it wires the store in."""
     try:
-        from polaris_bench.cli import main
+        from polaris_bench.cli.main import main
     except ImportError:  # pragma: no cover - the lead's CLI not there yet
         main = store_cli.main
     return main(list(argv))

@@ -10,10 +10,10 @@ import shutil
 
 import pytest
 from inspect_ai.log import EvalRevision, read_eval_log, write_eval_log
+from store_logs import copy_of, one_log, store_logs
 
 from polaris_bench.store import connect, counts, ingest
 from polaris_bench.store.ingest import model_label, scrub, scrub_text
-from store_logs import copy_of, one_log, store_logs
 
 
 @pytest.fixture(scope="module")

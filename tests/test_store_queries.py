@@ -10,13 +10,21 @@ import numpy as np
 import pytest
 from inspect_ai.log import read_eval_log
 from scipy import stats as sps
+from store_logs import one_log, store_logs
 
-from polaris_bench.length import BUCKETS_2K
-from polaris_bench.store import JudgeMixError, QueryError, compare, connect, curves, ingest, leaderboard
+from polaris_bench.metrics.length import BUCKETS_2K
+from polaris_bench.stats.inference import bootstrap_mean_ci
+from polaris_bench.store import (
+    JudgeMixError,
+    QueryError,
+    compare,
+    connect,
+    curves,
+    ingest,
+    leaderboard,
+)
 from polaris_bench.store.queries import sample_scores
 from polaris_bench.store.reference import load_reference
-from polaris_bench.store.stats import bootstrap_mean_ci
-from store_logs import one_log, store_logs
 
 A = "offline/writer-a [length_bias=0.08]"
 B = "offline/writer-b [length_bias=0.08]"

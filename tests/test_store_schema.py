@@ -11,7 +11,13 @@ import pytest
 from polaris_bench.store import schema
 from polaris_bench.store.benchmarks import benchmark_of, main_score, reference_benchmark
 from polaris_bench.store.reference import JUDGE_PROMPT, load_reference, published_rows
-from polaris_bench.store.schema import SCHEMA_VERSION, SchemaError, connect, current_version, migrate
+from polaris_bench.store.schema import (
+    SCHEMA_VERSION,
+    SchemaError,
+    connect,
+    current_version,
+    migrate,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -78,7 +84,7 @@ def test_read_only_needs_an_existing_file(tmp_path):
 
 
 def test_an_older_database_is_migrated_by_the_cli(tmp_path, monkeypatch):
-    from polaris_bench import store_cli
+    from polaris_bench.cli import store as store_cli
 
     path = tmp_path / "old.duckdb"
     connect(path).close()

@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from polaris_bench.store.stats import bootstrap_mean_ci, bucket_slope, paired_comparison
+from polaris_bench.stats.inference import (
+    bootstrap_mean_ci,
+    bucket_slope,
+    paired_comparison,
+)
 
 
 def test_constant_values_have_a_zero_width_ci():

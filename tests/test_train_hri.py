@@ -16,7 +16,11 @@ from trl import GRPOConfig  # noqa: E402
 from polaris_bench.train import hri_trainer as hri_mod  # noqa: E402
 from polaris_bench.train.config import HRISection, TinyModelConfig  # noqa: E402
 from polaris_bench.train.data import normalize_rows, to_dataset  # noqa: E402
-from polaris_bench.train.hri_trainer import HRIGRPOTrainer, hri_weight, trl_internals_mismatches  # noqa: E402
+from polaris_bench.train.hri_trainer import (  # noqa: E402
+    HRIGRPOTrainer,
+    hri_weight,
+    trl_internals_mismatches,
+)
 from polaris_bench.train.reward import StoryReward  # noqa: E402
 from polaris_bench.train.tiny_model import build_model, build_tokenizer  # noqa: E402
 

@@ -10,11 +10,17 @@ import time
 
 import pytest
 from inspect_ai.model import ChatMessageUser, ModelOutput, ModelUsage, get_model
-
 from judge_helpers import valid_reply
-from polaris_bench.judge import JudgeConfig
-from polaris_bench.length import band_penalty, count_words, is_blank, self_repetition
-from polaris_bench.train.config import JudgeSection, OverlongPenalty, RewardSection, ThinkingPenalty
+
+from polaris_bench.judging.judge import JudgeConfig
+from polaris_bench.metrics.length import band_penalty, count_words, is_blank
+from polaris_bench.metrics.repetition import self_repetition
+from polaris_bench.train.config import (
+    JudgeSection,
+    OverlongPenalty,
+    RewardSection,
+    ThinkingPenalty,
+)
 from polaris_bench.train.reward import (
     StoryReward,
     overlong_penalty,
@@ -115,7 +121,7 @@ def test_training_reward_equals_eval_scorer_reward(sq_rubric):
     from inspect_ai.scorer import Target
     from inspect_ai.solver import TaskState
 
-    from polaris_bench.scorers import story_quality
+    from polaris_bench.judging.scorers import story_quality
 
     grader = fake_judge(sq_rubric)
     s = story(6, "p11")
@@ -128,7 +134,7 @@ def test_training_reward_equals_eval_scorer_reward(sq_rubric):
         output=ModelOutput.from_content(model="offline/writer", content=s),
         metadata={"prompt": PROMPT, "target_words": 200},
     )
-    from polaris_bench.scorers import make_rubric_scorer
+    from polaris_bench.judging.scorers import make_rubric_scorer
 
     # the scorer body behind story_quality(), with our scripted judge
     scorer = make_rubric_scorer(sq_rubric, judge=JudgeConfig(max_attempts=2), grader=grader)

@@ -5,7 +5,7 @@ decoding, ``hfjson``/``constrained``). See docs/local_model.md.
 Importing this package is cheap: torch and transformers load only when a model is
 converted or run."""
 
-from .pull import (
+from polaris_bench.local.pull import (
     MODELS,
     CachedModel,
     ModelPullError,

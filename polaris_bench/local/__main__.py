@@ -2,6 +2,6 @@
 
 import sys
 
-from .pull import main
+from polaris_bench.local.pull import main
 
 sys.exit(main())

@@ -35,7 +35,7 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
-from ..length import parse_target
+from polaris_bench.metrics.length import parse_target
 
 WORDS_PER_TOKEN = 0.75
 _ANY_TARGET = re.compile(r"(\d[\d,]*)(?:\s*-\s*\d[\d,]*)?\s+words", re.IGNORECASE)

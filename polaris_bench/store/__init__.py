@@ -1,8 +1,8 @@
 """The results store: Inspect logs -> one DuckDB file -> leaderboards, comparisons and
 length curves. See ``results/README.md`` for the schema."""
 
-from .ingest import IngestReport, LogOutcome, ingest, scrub
-from .queries import (
+from polaris_bench.store.ingest import IngestReport, LogOutcome, ingest, scrub
+from polaris_bench.store.queries import (
     JudgeMixError,
     Leaderboard,
     QueryError,
@@ -13,8 +13,15 @@ from .queries import (
     leaderboard,
     sample_scores,
 )
-from .reference import load_reference
-from .schema import DEFAULT_DB, SCHEMA_VERSION, SchemaError, SchemaOutdated, connect, migrate
+from polaris_bench.store.reference import load_reference
+from polaris_bench.store.schema import (
+    DEFAULT_DB,
+    SCHEMA_VERSION,
+    SchemaError,
+    SchemaOutdated,
+    connect,
+    migrate,
+)
 
 __all__ = [
     "DEFAULT_DB",

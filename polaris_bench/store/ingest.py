@@ -32,10 +32,10 @@ from urllib.parse import urlsplit, urlunsplit
 import duckdb
 import pyarrow as pa
 
-from ..length import bucket as length_bucket
-from ..length import bucket_2k as length_bucket_2k
-from .benchmarks import benchmark_of
-from .schema import RUN_TABLES
+from polaris_bench.metrics.length import bucket as length_bucket
+from polaris_bench.metrics.length import bucket_2k as length_bucket_2k
+from polaris_bench.store.benchmarks import benchmark_of
+from polaris_bench.store.schema import RUN_TABLES
 
 LOG_SUFFIXES = (".eval", ".json")
 REDACTED = "[redacted]"
@@ -379,7 +379,7 @@ class _RubricNames:
         if key not in self.cache:
             names: dict[str, str] = {}
             try:
-                from ..rubric import load_rubric
+                from polaris_bench.judging.rubric import load_rubric
 
                 loaded = load_rubric(rubric)
                 if loaded.sha256 == sha:

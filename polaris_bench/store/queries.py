@@ -24,9 +24,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..length import BUCKETS_2K
-from .benchmarks import main_score, reference_benchmark, spec_for
-from .stats import N_RESAMPLES, bootstrap_mean_ci, bucket_slope, paired_comparison
+from polaris_bench.metrics.length import BUCKETS_2K
+from polaris_bench.stats.inference import (
+    N_RESAMPLES,
+    bootstrap_mean_ci,
+    bucket_slope,
+    paired_comparison,
+)
+from polaris_bench.store.benchmarks import main_score, reference_benchmark, spec_for
 
 JudgePolicy = Literal["split", "refuse", "mix"]
 JUDGE_FIELDS = ("judge_model", "rubric_sha256", "template_sha256", "judge_mode")
@@ -386,7 +391,7 @@ def elo_leaderboard(
 ) -> list[dict[str, Any]]:
     """Ratings from story_elo's pairwise verdicts, per judge setup. A setup backed by
     one run shows the ratings that run reported; several runs are pooled and rated
-    again (Glicko-2 and Bradley-Terry from ``polaris_bench.ratings``)."""
+    again (Glicko-2 and Bradley-Terry from ``polaris_bench.stats.ratings``)."""
     where, params = _run_filter(None, include_incomplete)
     pw = con.execute(
         f"SELECT p.*, coalesce(p.judge_model, r.judge_model, '') AS judge, coalesce(p.rubric_sha256, '') AS rubric "
@@ -421,7 +426,12 @@ def elo_leaderboard(
 
 def _rate_group(con: duckdb.DuckDBPyConnection, g: pd.DataFrame, judge: str, rubric: str, bootstrap: int,
                 seed: int) -> list[dict[str, Any]]:
-    from ..ratings import Match, bootstrap_bradley_terry, glicko2_ratings, win_rates
+    from polaris_bench.stats.ratings import (
+        Match,
+        bootstrap_bradley_terry,
+        glicko2_ratings,
+        win_rates,
+    )
 
     done = g[g["score_x"].notna()]
     models = sorted(set(g["model_x"]) | set(g["model_y"]))

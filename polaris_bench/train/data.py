@@ -24,7 +24,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..length import parse_target
+from polaris_bench.metrics.length import parse_target
 
 REASONING_KEYS = ("reasoning", "ground_truth_reasoning")
 KNOWN_KEYS = {"prompt", "story", "target_word_count", "uid", "extra_info", "source", *REASONING_KEYS}

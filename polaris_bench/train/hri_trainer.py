@@ -50,7 +50,7 @@ from trl import GRPOTrainer
 from trl.data_utils import is_conversational
 from trl.trainer.utils import nanstd
 
-from .config import HRISection
+from polaris_bench.train.config import HRISection
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,10 @@
 every completion it
 
 1. drops the thinking (``<think>...</think>``) and keeps the story;
-2. judges the story with ``polaris_bench.judge.judge_story`` and the same rubric file
+2. judges the story with ``polaris_bench.judging.judge.judge_story`` and the same rubric file
    as the ``story_quality()`` scorer; SQ is ``Judgement.result["reward"]``, exactly the
    scorer's ``Score.value["reward"]``;
-3. measures the story with ``polaris_bench.length`` (self-repetition, band length
+3. measures the story with ``polaris_bench.metrics.length`` (self-repetition, band length
    penalty, blank);
 4. R = clip(w_sq*SQ - w_rep*self_rep - w_len*length_pen - w_blank*blank, -clip, clip)
    - thinking-length penalty - soft overlong penalty.
@@ -33,10 +33,17 @@ from typing import Any, Callable, Sequence
 
 from inspect_ai.model import GenerateConfig, Model, get_model
 
-from ..judge import JudgeConfig, Judgement, judge_story
-from ..length import band_penalty, count_words, is_blank, parse_target, self_repetition, strip_thinking
-from ..rubric import Rubric, load_rubric
-from .config import JudgeSection, RewardSection
+from polaris_bench.judging.judge import JudgeConfig, Judgement, judge_story
+from polaris_bench.judging.rubric import Rubric, load_rubric
+from polaris_bench.metrics.length import (
+    band_penalty,
+    count_words,
+    is_blank,
+    parse_target,
+)
+from polaris_bench.metrics.repetition import self_repetition
+from polaris_bench.story import strip_thinking
+from polaris_bench.train.config import JudgeSection, RewardSection
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +147,7 @@ class ThinkCounter:
 
 def build_grader(judge: JudgeSection) -> Model:
     """The judge as an Inspect model, with its concurrency and sampling settings."""
-    from .. import _registry  # noqa: F401  (the offline provider, without an installed entry point)
+    from polaris_bench import _registry  # noqa: F401  (the offline provider, without an installed entry point)
 
     config = GenerateConfig(
         max_connections=judge.concurrency,

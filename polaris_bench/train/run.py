@@ -26,8 +26,17 @@ from typing import Any
 
 import yaml
 
-from .config import PolarisTrainConfig, TrainConfigError, load_train_config
-from .data import TrainDataError, drop_long_prompts, load_train_rows, to_dataset
+from polaris_bench.train.config import (
+    PolarisTrainConfig,
+    TrainConfigError,
+    load_train_config,
+)
+from polaris_bench.train.data import (
+    TrainDataError,
+    drop_long_prompts,
+    load_train_rows,
+    to_dataset,
+)
 
 log = logging.getLogger("polaris_bench.train")
 
@@ -73,13 +82,13 @@ def build_trainer(
 ):
     """The HRI trainer and its reward function for a recipe. ``grader`` replaces the
     configured judge (tests pass an in-process Inspect model)."""
-    from .hri_trainer import HRIGRPOTrainer
-    from .reward import StoryReward
+    from polaris_bench.train.hri_trainer import HRIGRPOTrainer
+    from polaris_bench.train.reward import StoryReward
 
     out = Path(output_dir) if output_dir is not None else cfg.output_dir
     rows = load_train_rows(cfg.resolve(cfg.data.train), cfg.data.limit)
     if cfg.model.tiny is not None:
-        from .tiny_model import build_tiny
+        from polaris_bench.train.tiny_model import build_tiny
 
         texts = [r["prompt_text"] for r in rows] + [r["reference_story"] for r in rows]
         texts += [r["reference_reasoning"] for r in rows]

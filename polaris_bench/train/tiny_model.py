@@ -16,7 +16,7 @@ import logging
 from pathlib import Path
 from typing import Any, Iterable
 
-from .config import TinyModelConfig
+from polaris_bench.train.config import TinyModelConfig
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,14 @@ _SEED_TEXT = (
 
 def build_tokenizer(texts: Iterable[str], vocab_size: int = 1024):
     """A byte-level BPE ``PreTrainedTokenizerFast`` trained on ``texts``."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from tokenizers import AddedToken
+    from tokenizers import (
+        AddedToken,
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())

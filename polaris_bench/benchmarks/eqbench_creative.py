@@ -1,0 +1,221 @@
+"""EQ-Bench Creative Writing v3 prompts (and EQ-Bench-style prompt files in general).
+
+The v3 file is a JSON object keyed by prompt id ("1".."33", no "27"); each entry has
+``category``, ``title``, ``writing_prompt`` with a ``<SEED>`` slot and
+``seed_modifiers``. Iteration ``i`` (1-based) fills the slot with modifier
+``(i - 1) mod len(modifiers)``, so the three default iterations use three different
+modifiers. Sample ids are ``<prompt id>_<iteration>``.
+
+The EQ-Bench Longform prompt file has the same shape without seeds; it loads with
+``iterations=1``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from inspect_ai import Task, task
+from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.model import GenerateConfig
+from inspect_ai.scorer import Metric, SampleScore, Scorer, mean, metric, scorer, stderr
+
+from polaris_bench import __version__
+from polaris_bench.benchmarks.common import (
+    DatasetError,
+    existing_path,
+    fetch_remote,
+    read_json,
+)
+from polaris_bench.benchmarks.generations import with_generations
+from polaris_bench.benchmarks.solvers import MIN_P_PROVIDERS, story_solver
+from polaris_bench.benchmarks.stated_length import parse_stated_length
+from polaris_bench.judging.rubric import load_rubric
+from polaris_bench.judging.scorers import _judge_config, _renamed, make_rubric_scorer
+from polaris_bench.metrics.length import bucket, bucket_2k
+from polaris_bench.metrics.scorer import length_adherence
+from polaris_bench.stats.ratings import bootstrap_mean_ci
+
+SEED_SLOT = "<SEED>"
+EQBENCH_V3_URL = (
+    "https://raw.githubusercontent.com/EQ-bench/creative-writing-bench/main/data/"
+    "creative_writing_prompts_v3.json"
+)
+
+
+def default_eqbench_creative_path() -> Path:
+    return fetch_remote(EQBENCH_V3_URL, "creative_writing_prompts_v3.json", "EQ-Bench Creative Writing v3 prompts")
+
+
+def _entry_line(raw: str, key: str) -> int | None:
+    """The line of ``"key": {`` in the raw JSON, for error messages."""
+    needle = f'"{key}"'
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if line.strip().startswith(needle):
+            return number
+    return None
+
+
+def load_eqbench_prompts(
+    path: str | Path | None = None, *, iterations: int = 3, benchmark: str = "eqbench_creative"
+) -> list[Sample]:
+    """Samples for an EQ-Bench prompt file: one per prompt and iteration."""
+    if iterations < 1:
+        raise ValueError("iterations must be at least 1")
+    p = default_eqbench_creative_path() if path is None else existing_path(path, "EQ-Bench prompts")
+    data = read_json(p)
+    raw = p.read_text(encoding="utf-8")
+    if not isinstance(data, dict) or not data:
+        raise DatasetError(p, "expected a JSON object mapping prompt ids to prompt entries")
+    samples: list[Sample] = []
+    for key, entry in data.items():
+        line = _entry_line(raw, key)
+        if not isinstance(entry, dict):
+            raise DatasetError(p, f"prompt {key!r}: expected an object, got {type(entry).__name__}", line)
+        prompt = entry.get("writing_prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise DatasetError(p, f"prompt {key!r}: missing or empty 'writing_prompt'", line)
+        modifiers: Any = entry.get("seed_modifiers", [])
+        if not isinstance(modifiers, list) or not all(isinstance(m, str) and m.strip() for m in modifiers):
+            raise DatasetError(p, f"prompt {key!r}: 'seed_modifiers' must be a list of non-empty strings", line)
+        has_slot = SEED_SLOT in prompt
+        if has_slot and not modifiers:
+            raise DatasetError(p, f"prompt {key!r}: has a {SEED_SLOT} slot but no seed_modifiers", line)
+        for field in ("category", "title"):
+            if field in entry and not isinstance(entry[field], str):
+                raise DatasetError(p, f"prompt {key!r}: {field!r} must be a string", line)
+        stated = parse_stated_length(prompt)
+        length_meta = (
+            stated.as_metadata()
+            if stated
+            else {"target_words": None, "target_range": None, "length_kind": None, "length_unit": None, "length_text": None}
+        )
+        for iteration in range(1, iterations + 1):
+            modifier = modifiers[(iteration - 1) % len(modifiers)] if has_slot else None
+            text = prompt.replace(SEED_SLOT, modifier) if modifier is not None else prompt
+            target = length_meta["target_words"]
+            samples.append(
+                Sample(
+                    id=f"{key}_{iteration}",
+                    input=text,
+                    metadata={
+                        "benchmark": benchmark,
+                        "prompt_id": str(key),
+                        "iteration": iteration,
+                        "seed_modifier": modifier,
+                        "category": entry.get("category"),
+                        "title": entry.get("title"),
+                        "prompt": text,
+                        **length_meta,
+                        "bucket": bucket(target),  # type: ignore[arg-type]
+                        "bucket_2k": bucket_2k(target),  # type: ignore[arg-type]
+                    },
+                )
+            )
+    return samples
+
+
+def load_eqbench_criteria(path: str | Path) -> list[str]:
+    """Criterion names from EQ-Bench's criteria text files (one a line)."""
+    p = existing_path(path, "EQ-Bench criteria")
+    names = [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not names:
+        raise DatasetError(p, "no criteria in file")
+    return names
+
+
+# -- scoring --------------------------------------------------------------------
+
+
+@metric
+def bootstrap_ci(cluster_key: str = "prompt_id", samples: int = 2000, level: float = 0.95, seed: int = 0) -> Metric:
+    """Percentile bootstrap CI of the mean, resampling clusters (the sample metadata
+    ``cluster_key``, e.g. EQ-Bench's prompt id) with replacement."""
+
+    def compute(scores: list[SampleScore]) -> dict[str, float]:
+        clusters: dict[str, list[float]] = {}
+        for s in scores:
+            meta = s.sample_metadata or {}
+            key = str(meta.get(cluster_key, s.sample_id))
+            value = s.score.as_float()
+            if not math.isnan(value):
+                clusters.setdefault(key, []).append(value)
+        _, low, high = bootstrap_mean_ci(clusters, samples=samples, level=level, seed=seed)
+        return {"low": low, "high": high}
+
+    return compute
+
+
+
+@scorer(
+    metrics={
+        "eqbench": [mean(), stderr(), bootstrap_ci("prompt_id")],
+        "piece_score": [mean()],
+    }
+)
+def eqbench_creative_score(
+    rubric: str = "eqbench_creative", compact: bool = False, max_attempts: int = 3, grader: str | None = None
+) -> Scorer:
+    """EQ-Bench Creative Writing v3: ``eqbench`` 0-100 and ``piece_score`` 0-20."""
+    loaded = load_rubric(rubric)
+    inner = make_rubric_scorer(loaded, judge=_judge_config(compact, max_attempts), grader=grader)
+    return _renamed(inner, {"criteria_mean": "piece_score"})
+
+
+
+# -- the task -------------------------------------------------------------------
+
+
+TEMPERATURE = 0.7
+MIN_P = 0.1
+
+
+@task
+def eqbench_creative(
+    dataset: str | None = None,
+    iterations: int = 3,
+    generations: str | None = None,
+    temperature: float = TEMPERATURE,
+    min_p: float | None = MIN_P,
+    max_tokens: int | None = None,
+    rubric: str = "eqbench_creative",
+    compact: bool = False,
+    judge_attempts: int = 3,
+) -> Task:
+    """Args:
+    dataset: path to creative_writing_prompts_v3.json (default: downloaded from
+      EQ-Bench's GitHub repository into the cache; offline, pass the file).
+    iterations: iterations per prompt, each with the next seed modifier.
+    generations: JSONL of existing stories (id = "<prompt id>_<iteration>") to judge
+      instead of generating.
+    temperature, min_p: generation settings (EQ-Bench v3: 0.7 and 0.1).
+    max_tokens: generation limit (default: sized from the stated 1000 words).
+    rubric: bundled rubric name or YAML path.
+    compact: judge with scores only (no justifications or quotes).
+    judge_attempts: judge calls per story before it is left unscored.
+    """
+    samples = with_generations(load_eqbench_prompts(dataset, iterations=iterations), generations)
+    return Task(
+        dataset=MemoryDataset(samples, name="eqbench_creative_v3"),
+        solver=story_solver(generations, min_p=min_p, max_tokens=max_tokens),
+        scorer=[
+            eqbench_creative_score(rubric=rubric, compact=compact, max_attempts=judge_attempts),
+            length_adherence(),
+        ],
+        config=GenerateConfig(temperature=temperature),
+        metadata={
+            "polaris_bench_version": __version__,
+            "benchmark": "eqbench_creative",
+            "split": "OOD",
+            "units": "0-100 (piece score x 5)",
+            "paper_judge": "GPT-5.4",
+            "generation": {
+                "temperature": temperature,
+                "min_p": min_p,
+                "min_p_providers": sorted(MIN_P_PROVIDERS),
+                "source": "generations file" if generations else "model",
+            },
+            "iterations": iterations,
+        },
+    )

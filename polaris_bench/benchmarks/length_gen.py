@@ -1,0 +1,179 @@
+"""The length-generalization sweep: story prompts x requested lengths.
+
+Sample ids are ``<prompt id>@<target>`` so that runs of different models pair up in
+the store. The length instruction is the paper's sentence, appended to the prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+
+from inspect_ai import Task, task
+from inspect_ai.dataset import MemoryDataset, Sample
+
+from polaris_bench import __version__
+from polaris_bench.benchmarks.generations import use_generations, with_generations
+from polaris_bench.benchmarks.solvers import write_story
+from polaris_bench.judging.scorers import story_quality
+from polaris_bench.metrics.length import bucket, bucket_2k, length_instruction
+from polaris_bench.metrics.scorer import length_adherence
+from polaris_bench.paths import resolve_user_path
+
+# One target in each of the paper's six 2k-word buckets, ending at 12k words.
+DEFAULT_TARGETS: tuple[int, ...] = (1000, 3000, 5000, 7000, 9000, 12000)
+TOKENS_PER_WORD = 1.5  # generous for English prose across tokenizers
+DEFAULT_THINKING_ALLOWANCE = 4096
+
+
+@dataclass(frozen=True)
+class StoryPrompt:
+    id: str
+    prompt: str
+    genre: str | None = None
+
+
+class PromptFileError(ValueError):
+    pass
+
+
+def embedded_prompts() -> list[StoryPrompt]:
+    text = resources.files("polaris_bench").joinpath("data/story_prompts.jsonl").read_text("utf-8")
+    return _parse_prompts(text, "polaris_bench/data/story_prompts.jsonl")
+
+
+def _parse_prompts(text: str, source: str) -> list[StoryPrompt]:
+    prompts: list[StoryPrompt] = []
+    seen: set[str] = set()
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise PromptFileError(f"{source}:{lineno}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(row, dict):
+            raise PromptFileError(f"{source}:{lineno}: expected a JSON object")
+        pid, prompt = row.get("id"), row.get("prompt")
+        if not isinstance(pid, str) or not pid or "@" in pid:
+            raise PromptFileError(f"{source}:{lineno}: 'id' must be a non-empty string without '@'")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise PromptFileError(f"{source}:{lineno}: 'prompt' must be a non-empty string")
+        if pid in seen:
+            raise PromptFileError(f"{source}:{lineno}: duplicate id {pid!r}")
+        seen.add(pid)
+        prompts.append(StoryPrompt(id=pid, prompt=prompt.strip(), genre=row.get("genre")))
+    if not prompts:
+        raise PromptFileError(f"{source}: no prompts")
+    return prompts
+
+
+def select_prompts(spec: str | None) -> list[StoryPrompt]:
+    """``None``: the embedded set; a path to a JSONL file (``id``, ``prompt``,
+    optional ``genre``); an integer N: the first N embedded prompts; or a comma list of
+    embedded prompt ids."""
+    if spec is None or str(spec).strip() == "":
+        return embedded_prompts()
+    spec = str(spec).strip()
+    path = resolve_user_path(spec)
+    if path.suffix in (".jsonl", ".json") or path.exists():
+        if not path.exists():
+            raise PromptFileError(f"{path}: prompt file not found")
+        return _parse_prompts(path.read_text("utf-8"), str(path))
+    prompts = embedded_prompts()
+    if spec.isdigit():
+        n = int(spec)
+        if not 1 <= n <= len(prompts):
+            raise PromptFileError(f"prompts={n}: the embedded set has {len(prompts)} prompts")
+        return prompts[:n]
+    by_id = {p.id: p for p in prompts}
+    wanted = [s.strip() for s in spec.split(",") if s.strip()]
+    unknown = [w for w in wanted if w not in by_id]
+    if unknown:
+        raise PromptFileError(f"unknown prompt id(s) {unknown}; embedded ids: {', '.join(by_id)}")
+    return [by_id[w] for w in wanted]
+
+
+def parse_targets(spec: str | int | list[int] | tuple[int, ...] | None) -> list[int]:
+    if spec is None:
+        return list(DEFAULT_TARGETS)
+    if isinstance(spec, int):
+        values = [spec]
+    elif isinstance(spec, str):
+        values = [int(v) for v in spec.replace(" ", "").split(",") if v]
+    else:
+        values = [int(v) for v in spec]
+    if not values or any(v <= 0 for v in values):
+        raise ValueError(f"targets must be positive word counts, got {spec!r}")
+    return values
+
+
+def max_tokens_for(target: int, thinking_allowance: int = DEFAULT_THINKING_ALLOWANCE) -> int:
+    """Room for the story at ``TOKENS_PER_WORD`` plus a thinking writer's reasoning."""
+    return math.ceil(target * TOKENS_PER_WORD) + thinking_allowance
+
+
+def sweep_samples(prompts: list[StoryPrompt], targets: list[int]) -> list[Sample]:
+    samples = []
+    for p in prompts:
+        for t in targets:
+            full = f"{p.prompt} {length_instruction(t)}"
+            samples.append(
+                Sample(
+                    id=f"{p.id}@{t}",
+                    input=full,
+                    metadata={
+                        "prompt_id": p.id,
+                        "prompt": full,
+                        "genre": p.genre,
+                        "target_words": t,
+                        "bucket": bucket(t),
+                        "bucket_2k": bucket_2k(t),
+                    },
+                )
+            )
+    return samples
+
+
+# -- the task -------------------------------------------------------------------
+
+
+@task
+def length_gen(
+    prompts: str | None = None,
+    targets: str | None = None,
+    max_tokens: int | None = None,
+    thinking_allowance: int = DEFAULT_THINKING_ALLOWANCE,
+    rubric: str = "story_quality",
+    compact: bool = False,
+    judge_attempts: int = 3,
+    generations: str | None = None,
+) -> Task:
+    """Args:
+    prompts: embedded set (default), a JSONL path, N (first N) or comma-separated ids.
+    targets: comma-separated word counts (default 1000,3000,5000,7000,9000,12000).
+    max_tokens: fixed generation limit (default: sized from each target).
+    thinking_allowance: extra tokens for a thinking writer's reasoning.
+    rubric: a bundled rubric name or a YAML path (polaris_sq aggregation).
+    compact: judge with scores only (no justifications or quotes).
+    judge_attempts: judge calls per story before it is left unscored.
+    generations: JSONL of existing stories (id = "<prompt id>@<target>") to judge
+      instead of generating.
+    """
+    samples = with_generations(sweep_samples(select_prompts(prompts), parse_targets(targets)), generations)
+    solver = (
+        use_generations(generations)
+        if generations
+        else write_story(max_tokens=max_tokens, thinking_allowance=thinking_allowance)
+    )
+    return Task(
+        dataset=MemoryDataset(samples, name="length_gen"),
+        solver=solver,
+        scorer=[
+            story_quality(rubric=rubric, compact=compact, max_attempts=judge_attempts),
+            length_adherence(),
+        ],
+        metadata={"benchmark": "length_gen", "split": "ID+OOD", "polaris_bench_version": __version__},
+    )

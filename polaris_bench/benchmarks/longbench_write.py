@@ -1,0 +1,188 @@
+"""LongBench-Write prompts (THUDM/LongWriter ``evaluation/longbench_write*.jsonl``).
+
+Each row: ``prompt``, ``type``, ``length`` (the required length: words for English
+prompts, characters for Chinese ones; LongWriter counts both with one rule: CJK
+characters plus English words). ``longbench_write_en.jsonl`` has the 60 English
+prompts, ``longbench_write.jsonl`` all 120. Rows have no id field: a sample's id is
+its 1-based line number (or the row's ``id`` where a file has one).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from inspect_ai import Task, task
+from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.scorer import Score, Scorer, Target, grouped, mean, scorer, stderr
+from inspect_ai.solver import TaskState
+
+from polaris_bench import __version__
+from polaris_bench.benchmarks.common import (
+    DatasetError,
+    as_id,
+    check_unique,
+    existing_path,
+    fetch_remote,
+    read_jsonl,
+    require_positive_int,
+    require_str,
+)
+from polaris_bench.benchmarks.generations import with_generations
+from polaris_bench.benchmarks.solvers import MAX_TOKENS_CAP, story_solver
+from polaris_bench.judging.judge import judge_story
+from polaris_bench.judging.rubric import load_rubric
+from polaris_bench.judging.scorers import _judge_config
+from polaris_bench.metrics.length import (
+    bucket,
+    bucket_2k,
+    count_words,
+    has_cjk,
+    longwriter_length_score,
+)
+from polaris_bench.metrics.scorer import length_adherence
+from polaris_bench.story import prompt_text, story_text
+
+NAN = float("nan")
+
+LONGBENCH_WRITE_EN_URL = "https://raw.githubusercontent.com/THUDM/LongWriter/main/evaluation/longbench_write_en.jsonl"
+
+
+def default_longbench_write_path() -> Path:
+    return fetch_remote(LONGBENCH_WRITE_EN_URL, "longbench_write_en.jsonl", "LongBench-Write English prompts")
+
+
+def load_longbench_write(path: str | Path | None = None) -> list[Sample]:
+    p = default_longbench_write_path() if path is None else existing_path(path, "LongBench-Write")
+    samples: list[Sample] = []
+    ids: list[tuple[str, int]] = []
+    for line, row in read_jsonl(p):
+        prompt = require_str(row, "prompt", p, line)
+        length = require_positive_int(row, "length", p, line)
+        kind = row.get("type")
+        if kind is not None and not isinstance(kind, str):
+            raise DatasetError(p, f"field 'type' must be a string, got {type(kind).__name__}", line)
+        ident = as_id(row["id"], "id", p, line) if "id" in row else str(line)
+        ids.append((ident, line))
+        zh = has_cjk(prompt)
+        samples.append(
+            Sample(
+                id=ident,
+                input=prompt,
+                metadata={
+                    "benchmark": "longbench_write",
+                    "prompt_id": ident,
+                    "type": kind,
+                    "language": "zh" if zh else "en",
+                    "prompt": prompt,
+                    "target_words": length,
+                    "length_unit": "characters" if zh else "words",
+                    "bucket": bucket(length),
+                    "bucket_2k": bucket_2k(length),
+                    # LongWriter's own length ranges for its per-range reports
+                    "length_range": longwriter_range(length),
+                },
+            )
+        )
+    if not samples:
+        raise DatasetError(p, "no rows")
+    check_unique(ids, p, "id")
+    return samples
+
+
+def longwriter_range(length: int) -> str:
+    """LongBench-Write's length groups: [0, 500), [500, 2000), [2000, 4000), 4000+."""
+    if length < 500:
+        return "<500"
+    if length < 2000:
+        return "500-2k"
+    if length < 4000:
+        return "2k-4k"
+    return ">4k"
+
+
+# -- scoring --------------------------------------------------------------------
+
+
+def longbench_values(s_q: float | None, required: int, produced_text: str) -> dict[str, float]:
+    """S_q (None when the judge failed), S_l from LongWriter's counting, and S, S_avg."""
+    produced = count_words(produced_text, "longwriter")
+    s_l = longwriter_length_score(required, produced)
+    if s_q is None:
+        return {"S": NAN, "S_q": NAN, "S_l": s_l, "S_avg": NAN, "words": float(produced)}
+    return {"S": s_q * s_l / 100.0, "S_q": s_q, "S_l": s_l, "S_avg": (s_q + s_l) / 2.0, "words": float(produced)}
+
+
+@scorer(
+    metrics={
+        "S": [mean(), stderr()],
+        "S_q": [mean(), stderr()],
+        "S_l": [mean(), stderr(), grouped(mean(), "length_range", all=False, name_template="S_l_{group_name}")],
+        "S_avg": [mean()],
+        "words": [mean()],
+    }
+)
+def longbench_write_score(
+    rubric: str = "longbench_write", compact: bool = False, max_attempts: int = 3, grader: str | None = None
+) -> Scorer:
+    """LongBench-Write: quality S_q (judge, length ignored), length S_l, S = S_q*S_l/100."""
+    loaded = load_rubric(rubric)
+    config = _judge_config(compact, max_attempts)
+    key = loaded.aggregation.name if loaded.aggregation.kind == "weighted_mean" else "overall"
+
+    async def score(state: TaskState, target: Target) -> Score:
+        story = story_text(state)
+        required = state.metadata.get("target_words")
+        if not required:
+            raise ValueError(f"sample {state.sample_id!r} has no required length (target_words)")
+        judgement = await judge_story(loaded, prompt_text(state), story, grader, config)
+        s_q = judgement.result[key] if judgement.ok and judgement.result else None
+        value = longbench_values(s_q, int(required), story)
+        meta = judgement.metadata()
+        return Score(
+            value=value,
+            answer=story[:200],
+            reason=None if judgement.ok else f"S_q unscored: {judgement.unscored_reason}",
+            explanation=f"S_q={value['S_q']:.1f} S_l={value['S_l']:.1f} S={value['S']:.1f}",
+            metadata=meta,
+        )
+
+    return score
+
+
+
+# -- the task -------------------------------------------------------------------
+
+
+@task
+def longbench_write(
+    dataset: str | None = None,
+    generations: str | None = None,
+    max_tokens: int | None = MAX_TOKENS_CAP,
+    rubric: str = "longbench_write",
+    compact: bool = False,
+    judge_attempts: int = 3,
+) -> Task:
+    """Args:
+    dataset: longbench_write_en.jsonl / longbench_write.jsonl (default: the English
+      file, downloaded from LongWriter's GitHub repository into the cache).
+    generations: JSONL of existing responses (id = the 1-based line number) to judge.
+    max_tokens: generation limit (LongWriter uses 32768).
+    rubric, compact, judge_attempts: judging options.
+    """
+    samples = with_generations(load_longbench_write(dataset), generations)
+    return Task(
+        dataset=MemoryDataset(samples, name="longbench_write"),
+        solver=story_solver(generations, max_tokens=max_tokens),
+        scorer=[
+            longbench_write_score(rubric=rubric, compact=compact, max_attempts=judge_attempts),
+            length_adherence(method="longwriter"),
+        ],
+        metadata={
+            "polaris_bench_version": __version__,
+            "benchmark": "longbench_write",
+            "split": "OOD",
+            "units": "S = S_q * S_l / 100 (0-100)",
+            "paper_judge": "Gemini 3.1 Pro",
+            "generation": {"max_tokens": max_tokens, "source": "generations file" if generations else "model"},
+        },
+    )

@@ -1,0 +1,173 @@
+"""POLARIS prompt files: ``uid``, ``prompt``, ``target_word_count`` (the HF dataset
+``rishanthrajendhran/POLARIS``, test split 180 rows, train 1,388), from .jsonl, .json,
+.csv or .parquet.
+
+Also reads the POLARIS training schema (``prompt`` as chat messages whose user turn
+ends "Your story should be approximately N words long."): the user turn is the prompt
+and the target is parsed from that sentence. A file without a ``uid`` column gets
+ids ``row<N>``; a row with an empty uid is an error.
+
+The prompt given to the writer states the length with the paper's sentence: it is
+appended when the prompt does not already contain it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from inspect_ai import Task, task
+from inspect_ai.dataset import MemoryDataset, Sample
+
+from polaris_bench import __version__
+from polaris_bench.benchmarks.common import (
+    DatasetError,
+    as_id,
+    check_unique,
+    existing_path,
+    read_table,
+    require_positive_int,
+)
+from polaris_bench.benchmarks.generations import with_generations
+from polaris_bench.benchmarks.solvers import DEFAULT_THINKING_ALLOWANCE, story_solver
+from polaris_bench.judging.scorers import story_quality as story_quality_scorer
+from polaris_bench.metrics.length import (
+    bucket,
+    bucket_2k,
+    length_instruction,
+    parse_target,
+)
+from polaris_bench.metrics.scorer import length_adherence
+
+POLARIS_HF_ID = "rishanthrajendhran/POLARIS"
+
+
+def _prompt_text(value: Any, path: Path, line: int) -> str:
+    if isinstance(value, str):
+        if not value.strip():
+            raise DatasetError(path, "field 'prompt' is empty", line)
+        return value
+    # chat messages (list, tuple or numpy array from parquet)
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)) and value:
+        users = [m for m in value if isinstance(m, dict) and m.get("role") == "user"]
+        if not users or not isinstance(users[-1].get("content"), str) or not users[-1]["content"].strip():
+            raise DatasetError(path, "field 'prompt' is a message list without a non-empty user turn", line)
+        return users[-1]["content"]
+    raise DatasetError(path, f"field 'prompt' must be a string or a list of chat messages, got {type(value).__name__}", line)
+
+
+def _hf_rows(dataset_id: str, split: str) -> tuple[Path, list[tuple[int, dict[str, Any]]]]:
+    try:
+        import datasets  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise DatasetError(
+            None,
+            f"the POLARIS prompts ({dataset_id}, split {split!r}) need the `datasets` package and "
+            "network access; pass a local file with -T dataset=<path> (.jsonl/.csv/.parquet with "
+            "uid, prompt, target_word_count)",
+        ) from exc
+    try:
+        ds = datasets.load_dataset(dataset_id, split=split)
+    except Exception as exc:  # offline, unknown split, ...
+        raise DatasetError(
+            None, f"could not load {dataset_id} split {split!r} ({exc}); pass a local file with -T dataset=<path>"
+        ) from exc
+    return Path(dataset_id), [(i, dict(row)) for i, row in enumerate(ds, start=1)]
+
+
+def load_polaris_prompts(
+    path: str | Path | None = None,
+    *,
+    split: str = "test",
+    benchmark: str = "story_quality",
+) -> list[Sample]:
+    """Samples for POLARIS prompts; ``path`` None loads the HF dataset (needs network)."""
+    if path is None or (isinstance(path, str) and path == POLARIS_HF_ID):
+        p, rows = _hf_rows(POLARIS_HF_ID, split)
+    else:
+        p = existing_path(path, "POLARIS prompts")
+        rows = list(read_table(p))
+    if not rows:
+        raise DatasetError(p, "no rows")
+    has_uid = any("uid" in row for _, row in rows)
+    samples: list[Sample] = []
+    ids: list[tuple[str, int]] = []
+    for line, row in rows:
+        if "prompt" not in row or row["prompt"] is None:
+            raise DatasetError(p, "missing field 'prompt'", line)
+        prompt = _prompt_text(row["prompt"], p, line)
+        uid = as_id(row.get("uid"), "uid", p, line) if has_uid else f"row{line}"
+        stated = parse_target(prompt)
+        if row.get("target_word_count") not in (None, ""):
+            target = require_positive_int(row, "target_word_count", p, line)
+            if stated is not None and stated != target:
+                raise DatasetError(
+                    p, f"target_word_count {target} disagrees with the prompt's stated length {stated}", line
+                )
+        elif stated is not None:
+            target = stated
+        else:
+            raise DatasetError(p, "no 'target_word_count' and no length sentence in the prompt", line)
+        text = prompt if stated is not None else f"{prompt.rstrip()} {length_instruction(target)}"
+        ids.append((uid, line))
+        samples.append(
+            Sample(
+                id=uid,
+                input=text,
+                metadata={
+                    "benchmark": benchmark,
+                    "prompt_id": uid,
+                    "prompt": text,
+                    "target_words": target,
+                    "bucket": bucket(target),
+                    "bucket_2k": bucket_2k(target),
+                },
+            )
+        )
+    check_unique(ids, p, "uid")
+    return samples
+
+
+# -- the task -------------------------------------------------------------------
+
+
+@task
+def story_quality(
+    dataset: str | None = None,
+    split: str = "test",
+    generations: str | None = None,
+    max_tokens: int | None = None,
+    thinking_allowance: int = DEFAULT_THINKING_ALLOWANCE,
+    rubric: str = "story_quality",
+    compact: bool = False,
+    judge_attempts: int = 3,
+) -> Task:
+    """Args:
+    dataset: POLARIS prompt file (.jsonl/.csv/.parquet); default the HF test split.
+    split: HF split when no file is given.
+    generations: JSONL of existing stories (id = uid) to judge instead of generating.
+    max_tokens: fixed generation limit (default: sized from each target).
+    thinking_allowance: extra tokens for a thinking writer's reasoning.
+    rubric: a bundled rubric name or a YAML path (polaris_sq aggregation).
+    compact: judge with scores only (no justifications or quotes).
+    judge_attempts: judge calls per story before it is left unscored.
+    """
+    samples = with_generations(load_polaris_prompts(dataset, split=split, benchmark="story_quality"), generations)
+    return Task(
+        dataset=MemoryDataset(samples, name="polaris_id"),
+        solver=story_solver(generations, max_tokens=max_tokens, thinking_allowance=thinking_allowance),
+        scorer=[
+            story_quality_scorer(rubric=rubric, compact=compact, max_attempts=judge_attempts),
+            length_adherence(),
+        ],
+        metadata={
+            "polaris_bench_version": __version__,
+            "benchmark": "story_quality",
+            "split": "ID",
+            "units": "SQ overall [-159, 108]",
+            "paper_judge": "GPT-5.4",
+            "generation": {"source": "generations file" if generations else "model"},
+        },
+    )

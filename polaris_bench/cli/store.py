@@ -1,0 +1,260 @@
+"""``polaris`` sub-commands of the results store: ``ingest``, ``leaderboard``,
+``compare``, ``plot`` and ``reference load``. ``register(subparsers)`` adds them to
+the ``polaris`` parser; each handler returns an exit status. Also runnable alone:
+``python -m polaris_bench.cli.store leaderboard``.
+
+Exit status: 0 done; 1 ingest finished but some logs could not be read (the others
+were ingested); 2 the query could not be answered (message on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from polaris_bench.store.schema import DEFAULT_DB
+
+
+def _add_db(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", default=str(DEFAULT_DB), help=f"DuckDB results file (default {DEFAULT_DB})")
+
+
+def _add_query_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--benchmark", "-b", help="one benchmark (task name, e.g. length_gen); default: all")
+    p.add_argument(
+        "--judges",
+        choices=("split", "refuse", "mix"),
+        default="split",
+        help="results from different judge models / rubric hashes / prompt templates / modes: "
+        "split them into rows (default), refuse, or mix (pool them on purpose)",
+    )
+    p.add_argument("--mix-judges", action="store_true", help="same as --judges mix")
+    p.add_argument("--include-incomplete", action="store_true", help="also use runs that did not finish")
+    p.add_argument("--score", help="headline score as 'scorer.key' or 'key' (default: per benchmark)")
+    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+
+
+def _add_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", "-f", choices=("table", "csv", "json", "markdown"), default="table")
+    p.add_argument("--output", "-o", help="write csv/json/markdown to this file instead of stdout")
+
+
+def _judges(args: argparse.Namespace) -> str:
+    return "mix" if args.mix_judges else args.judges
+
+
+def _open(db: str, *, create: bool = False):
+    from polaris_bench.store.schema import SchemaError, SchemaOutdated, connect
+
+    path = Path(db)
+    if not create and not path.exists():
+        raise SchemaError(f"{path}: no results database yet; run `polaris ingest <logs> --db {path}` first")
+    if create:
+        return connect(path)
+    try:
+        return connect(path, read_only=True)
+    except SchemaOutdated:  # an older schema: open read-write once to migrate
+        return connect(path)
+
+
+def _emit(text: str | None, output: str | None) -> None:
+    if text is None:
+        return
+    if output:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_text(text, encoding="utf-8")
+        print(f"wrote {output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _fail(exc: Exception) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return 2
+
+
+# -- handlers -------------------------------------------------------------------------
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from rich.table import Table
+    from rich.text import Text
+
+    from polaris_bench.report.tables import make_console
+    from polaris_bench.store.ingest import ingest
+    from polaris_bench.store.queries import counts
+    from polaris_bench.store.schema import SchemaError
+
+    console = make_console()
+    try:
+        con = _open(args.db, create=True)
+    except SchemaError as exc:
+        return _fail(exc)
+    try:
+        report = ingest(con, args.paths, force=args.force, include_started=args.include_started)
+        totals = counts(con)
+    finally:
+        con.close()
+    shown = [o for o in report.outcomes if args.verbose or o.outcome not in ("unchanged",)]
+    if shown:
+        table = Table(title=f"ingest into {args.db}", title_justify="left")
+        for col in ("log", "outcome", "samples", "reason"):
+            table.add_column(col, justify="right" if col == "samples" else "left")
+        for o in shown:
+            style = {"error": "red", "skipped": "yellow", "duplicate": "dim"}.get(o.outcome)
+            table.add_row(*(Text(x) for x in (Path(o.path).name, o.outcome, str(o.samples) if o.samples else "",
+                                               o.reason)), style=style)
+        console.print(table)
+    c = report.counts()
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(c.items())) or "no logs found"
+    console.print(
+        Text(f"{summary}; {report.samples} samples in {report.seconds:.1f} s. "
+        f"Store: {totals['runs']} runs, {totals['samples']} samples, {totals['scores']} scores.")
+    )
+    return 1 if report.errors else 0
+
+
+def _query(args: argparse.Namespace, query: Any, *positional: Any, **extra: Any) -> Any:
+    """Run a store query with the options every query command shares; the connection
+    is always closed."""
+    con = _open(args.db)
+    try:
+        return query(
+            con,
+            *positional,
+            judges=_judges(args),
+            include_incomplete=args.include_incomplete,
+            score=args.score,
+            n_resamples=args.resamples,
+            seed=args.seed,
+            **extra,
+        )
+    finally:
+        con.close()
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from polaris_bench.report.tables import render_leaderboard
+    from polaris_bench.store.queries import QueryError, leaderboard
+    from polaris_bench.store.schema import SchemaError
+
+    try:
+        board = _query(args, leaderboard, args.benchmark, reference=not args.no_reference)
+    except (QueryError, SchemaError) as exc:
+        return _fail(exc)
+    _emit(render_leaderboard(board, args.format), args.output)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from polaris_bench.report.tables import render_compare
+    from polaris_bench.store.queries import QueryError, compare
+    from polaris_bench.store.schema import SchemaError
+
+    try:
+        rows, notes = _query(args, compare, args.model_a, args.model_b, args.benchmark)
+    except (QueryError, SchemaError) as exc:
+        return _fail(exc)
+    _emit(render_compare(rows, notes, args.format), args.output)
+    return 0 if rows else 2
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from polaris_bench.report.plots import plot_curves
+    from polaris_bench.store.queries import QueryError, curves
+    from polaris_bench.store.schema import SchemaError
+
+    try:
+        frame, notes = _query(args, curves, args.benchmark, args.model or None)
+    except (QueryError, SchemaError) as exc:
+        return _fail(exc)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if frame.empty:
+        return _fail(QueryError("nothing to plot"))
+    out = plot_curves(frame, args.out)
+    print(f"wrote {out}")
+    if args.csv:
+        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    return 0
+
+
+def cmd_reference_load(args: argparse.Namespace) -> int:
+    from polaris_bench.store.reference import SOURCE, load_reference
+    from polaris_bench.store.schema import SchemaError
+
+    try:
+        con = _open(args.db, create=True)
+    except SchemaError as exc:
+        return _fail(exc)
+    try:
+        n = load_reference(con)
+    finally:
+        con.close()
+    print(f"loaded {n} published reference numbers ({SOURCE}) into {args.db}")
+    return 0
+
+
+# -- wiring ---------------------------------------------------------------------------
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``ingest``, ``leaderboard``, ``compare``, ``plot`` and ``reference`` to the
+    ``polaris`` sub-command parser."""
+    p = subparsers.add_parser("ingest", help="read Inspect logs (.eval/.json, files or folders) into the results store")
+    p.add_argument("paths", nargs="+", help="log files or folders (searched recursively)")
+    _add_db(p)
+    p.add_argument("--force", action="store_true", help="re-read and re-store logs even if unchanged")
+    p.add_argument("--include-started", action="store_true", help="also ingest logs of evals still running")
+    p.add_argument("--verbose", "-v", action="store_true", help="list unchanged logs too")
+    p.set_defaults(func=cmd_ingest)
+
+    p = subparsers.add_parser("leaderboard", help="one row per model: score with 95%% CI, length ratio, ID/near/far, slope")
+    _add_db(p)
+    _add_query_opts(p)
+    _add_format(p)
+    p.add_argument("--no-reference", action="store_true", help="leave out the paper's published rows")
+    p.set_defaults(func=cmd_leaderboard)
+
+    p = subparsers.add_parser("compare", help="paired comparison of two models on the samples both ran")
+    p.add_argument("model_a", help="model label (or a unique part of it)")
+    p.add_argument("model_b")
+    _add_db(p)
+    _add_query_opts(p)
+    _add_format(p)
+    p.set_defaults(func=cmd_compare)
+
+    p = subparsers.add_parser("plot", help="PNG: quality and length ratio vs requested length, one line per model")
+    _add_db(p)
+    _add_query_opts(p)
+    p.add_argument("--model", "-m", action="append", help="only these models (repeatable)")
+    p.add_argument("--out", default="results/length_curves.png", help="PNG path (default results/length_curves.png)")
+    p.add_argument("--csv", help="also write the plotted points as CSV")
+    p.set_defaults(func=cmd_plot)
+
+    p = subparsers.add_parser("reference", help="published reference numbers")
+    rsub = p.add_subparsers(dest="reference_command", required=True)
+    q = rsub.add_parser("load", help="load the POLARIS paper's published results as reference rows")
+    _add_db(q)
+    q.set_defaults(func=cmd_reference_load)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="polaris-store", description="polaris-bench results store")
+    register(parser.add_subparsers(dest="command", required=True))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

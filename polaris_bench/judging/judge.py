@@ -1,0 +1,170 @@
+"""The one judging code path: eval scorers, the training reward and re-scoring all call
+``judge_story``.
+
+render rubric + prompt (length sentence removed) + story (thinking removed)
+  -> grader.generate(response_schema=...)  -> strict parse -> aggregate
+  -> on a bad reply or a provider error: retry with a new seed (so a cache does not
+     hand back the same reply), up to ``max_attempts``
+  -> a ``Judgement`` that is either scored, or unscored with the reasons. Never a
+     default score.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from inspect_ai.model import (
+    ChatMessageUser,
+    GenerateConfig,
+    Model,
+    ResponseSchema,
+    get_model,
+)
+from inspect_ai.util import JSONSchema
+
+from polaris_bench.judging.parse import ParsedReply, ReplyError, parse_reply
+from polaris_bench.judging.prompt import render, response_json_schema
+from polaris_bench.judging.rubric import Rubric
+from polaris_bench.metrics.length import strip_length_sentence
+from polaris_bench.story import strip_thinking
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    max_attempts: int = 3
+    compact: bool = False  # scores only: no justifications or quotes
+    seed: int = 1234  # attempt k uses seed + k
+    temperature: float | None = None  # None: the grader's own default
+    max_tokens: int | None = None  # None: sized from the rubric
+    strip_length_sentence: bool = True
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+
+
+@dataclass
+class Judgement:
+    """The outcome of judging one story with one rubric."""
+
+    rubric_id: str
+    rubric_sha256: str
+    template_sha256: str
+    judge_model: str
+    compact: bool
+    attempts: int = 0
+    scores: dict[str, int] | None = None
+    result: dict[str, float] | None = None
+    label: str | None = None
+    evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reported: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)  # one per failed attempt
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None
+
+    @property
+    def unscored_reason(self) -> str | None:
+        if self.ok:
+            return None
+        return "; ".join(f"attempt {i + 1}: {e}" for i, e in enumerate(self.errors)) or "not judged"
+
+    def metadata(self) -> dict[str, Any]:
+        """What a scorer records next to the score."""
+        return {
+            "rubric": self.rubric_id,
+            "rubric_sha256": self.rubric_sha256,
+            "template_sha256": self.template_sha256,
+            "judge_model": self.judge_model,
+            "judge_mode": "compact" if self.compact else "full",
+            "attempts": self.attempts,
+            "criteria": self.scores,
+            "label": self.label,
+            "evidence": self.evidence,
+            "reported": self.reported,
+            "errors": self.errors,
+            **({"unscored_reason": self.unscored_reason} if not self.ok else {}),
+            **{k: v for k, v in (self.result or {}).items() if k not in ("overall", "reward")},
+        }
+
+
+def _default_max_tokens(rubric: Rubric, compact: bool) -> int:
+    per_criterion = 12 if compact else 160
+    return 256 + per_criterion * len(rubric.criteria)
+
+
+def _grader(grader: Model | str | None) -> Model:
+    if isinstance(grader, Model):
+        return grader
+    if isinstance(grader, str):
+        return get_model(grader)
+    # No silent fallback to the writer: judging needs an explicit grader role.
+    return get_model(role="grader", required=True)
+
+
+async def judge_story(
+    rubric: Rubric,
+    prompt: str,
+    story: str,
+    grader: Model | str | None = None,
+    config: JudgeConfig = JudgeConfig(),
+) -> Judgement:
+    """Judge one story; see the module docstring. ``grader`` defaults to the Inspect
+    ``grader`` model role."""
+    model = _grader(grader)
+    story = strip_thinking(story)
+    if config.strip_length_sentence:
+        prompt = strip_length_sentence(prompt)
+    rendered = render(rubric, prompt, story, compact=config.compact)
+    schema = response_json_schema(rubric, compact=config.compact)
+    response_schema = ResponseSchema(
+        name=f"{rubric.id}_judgement",
+        json_schema=JSONSchema.model_validate(schema),
+        description=f"Scores for the {rubric.title} rubric",
+        strict=True,
+    )
+    judgement = Judgement(
+        rubric_id=rubric.id,
+        rubric_sha256=rubric.sha256,
+        template_sha256=rendered.template_sha256,
+        judge_model=str(model),
+        compact=config.compact,
+    )
+    max_tokens = config.max_tokens or _default_max_tokens(rubric, config.compact)
+    for attempt in range(config.max_attempts):
+        judgement.attempts = attempt + 1
+        gen_config = GenerateConfig(
+            response_schema=response_schema,
+            seed=config.seed + attempt,
+            max_tokens=max_tokens,
+            temperature=config.temperature,
+        )
+        try:
+            output = await model.generate([ChatMessageUser(content=rendered.text)], config=gen_config)
+        except Exception as exc:  # provider errors that survived Inspect's own retries
+            judgement.errors.append(f"judge call failed: {type(exc).__name__}: {exc}")
+            log.warning("judge call failed (attempt %d): %s", attempt + 1, exc)
+            continue
+        if output.error:
+            judgement.errors.append(f"judge returned an error: {output.error}")
+            continue
+        text = output.message.text if output.choices else ""
+        try:
+            parsed: ParsedReply = parse_reply(text, rubric, story, compact=config.compact)
+        except ReplyError as exc:
+            judgement.errors.append(str(exc))
+            continue
+        judgement.scores = parsed.scores
+        judgement.evidence = parsed.evidence
+        judgement.reported = parsed.reported
+        judgement.result = rubric.aggregate(parsed.scores)
+        main = judgement.result.get("overall")
+        judgement.label = rubric.label_for(main) if main is not None else None
+        return judgement
+    return judgement
+

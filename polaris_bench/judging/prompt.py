@@ -1,0 +1,127 @@
+"""Render a rubric into a judge prompt and a JSON schema for the judge's reply.
+
+Two output modes share one envelope, ``{"criteria": {<id>: ...}, <reported totals>}``:
+
+* full: each criterion is ``{"justification": str, "quotes": [str], "score": int}``;
+* compact: each criterion is a bare integer (scores only, about a tenth of the
+  output tokens; for cheap judging and for very small local judges).
+
+A rubric may name a template file of the user's (``prompt_template``); it may use the
+placeholders ``{{prompt}}``, ``{{story}}``, ``{{rubric}}`` and ``{{output_format}}``,
+and must contain ``{{story}}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from polaris_bench.judging.rubric import Rubric, RubricError
+
+PLACEHOLDERS = ("{{prompt}}", "{{story}}", "{{rubric}}", "{{output_format}}")
+
+_BUILTIN_TEMPLATE = """{{rubric}}
+
+<writing_prompt>
+{{prompt}}
+</writing_prompt>
+
+<story>
+{{story}}
+</story>
+
+{{output_format}}"""
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    text: str
+    template_sha256: str  # hash of the template with placeholders, before filling
+
+
+def describe_rubric(rubric: Rubric) -> str:
+    lines = [rubric.instructions.strip(), "", "Dimensions:"]
+    for c in rubric.criteria:
+        kind = {"positive": "strength", "negative": "problem", "bonus": "bonus", "penalty": "penalty"}[c.polarity]
+        lines.append(f"- {c.id} ({kind}, integer {c.min}-{c.max}): {c.name}. {c.description}".rstrip())
+    return "\n".join(lines)
+
+
+def output_format(rubric: Rubric, compact: bool) -> str:
+    ids = ", ".join(c.id for c in rubric.criteria)
+    if compact:
+        body = (
+            'Reply with one JSON object and nothing else: {"criteria": {<id>: <integer score>, ...}} '
+            f"with every dimension id ({ids})."
+        )
+    else:
+        body = (
+            'Reply with one JSON object and nothing else: {"criteria": {<id>: {"justification": '
+            '<1-3 sentences>, "quotes": [<exact quotations from the story>], "score": <integer>}, ...}'
+            f"}} with every dimension id ({ids})."
+        )
+    if rubric.reported:
+        body += " Also include " + ", ".join(f'"{key}"' for key in rubric.reported) + " at the top level."
+    if rubric.labels:
+        body += " Labels: " + ", ".join(lab.name for lab in rubric.labels) + "."
+    return body
+
+
+def load_template(rubric: Rubric) -> str:
+    if rubric.prompt_template is None:
+        return _BUILTIN_TEMPLATE
+    path = Path(rubric.prompt_template)
+    template = path.read_text(encoding="utf-8")
+    if "{{story}}" not in template:
+        raise RubricError(f"{path}: a judge prompt template must contain the placeholder {{{{story}}}}")
+    return template
+
+
+def render(rubric: Rubric, prompt: str, story: str, *, compact: bool = False) -> RenderedPrompt:
+    template = load_template(rubric)
+    fixed = template.replace("{{rubric}}", describe_rubric(rubric)).replace(
+        "{{output_format}}", output_format(rubric, compact)
+    )
+    digest = hashlib.sha256(fixed.encode()).hexdigest()
+    # Fill the story last so text inside the prompt cannot inject placeholders.
+    text = fixed.replace("{{prompt}}", prompt).replace("{{story}}", story)
+    return RenderedPrompt(text=text, template_sha256=digest)
+
+
+def response_json_schema(rubric: Rubric, *, compact: bool = False) -> dict[str, Any]:
+    """The JSON schema of a valid reply (ranges included, all keys required)."""
+    ev = rubric.evidence
+    criteria: dict[str, Any] = {}
+    for c in rubric.criteria:
+        score = {"type": "integer", "minimum": c.min, "maximum": c.max}
+        if compact:
+            criteria[c.id] = score
+            continue
+        props: dict[str, Any] = {}
+        if ev.justification:
+            props["justification"] = {"type": "string"}
+        props["quotes"] = {"type": "array", "items": {"type": "string"}, "maxItems": ev.max_quotes}
+        props["score"] = score
+        criteria[c.id] = {
+            "type": "object",
+            "properties": props,
+            "required": list(props),
+            "additionalProperties": False,
+        }
+    top: dict[str, Any] = {
+        "criteria": {
+            "type": "object",
+            "properties": criteria,
+            "required": [c.id for c in rubric.criteria],
+            "additionalProperties": False,
+        }
+    }
+    for key in rubric.reported:
+        if key == "label":
+            top[key] = {"type": "string", "enum": [lab.name for lab in rubric.labels]} if rubric.labels else {"type": "string"}
+        else:
+            top[key] = {"type": "number"}
+    return {"type": "object", "properties": top, "required": list(top), "additionalProperties": False}
+

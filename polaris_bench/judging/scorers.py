@@ -1,0 +1,102 @@
+"""Inspect scorers: the rubric judge (``story_quality``, ``rubric_scorer``) and the
+LLM-free ``length_adherence``.
+
+The judge scorers call ``polaris_bench.judging.judge.judge_story``, the same code path as the
+training reward. An unparseable judge reply ends as ``Score.unscored`` with the reason
+in ``Score.reason`` and ``metadata["unscored_reason"]``: excluded from metrics, never 0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inspect_ai.scorer import (
+    Score,
+    Scorer,
+    Target,
+    scorer,
+)
+from inspect_ai.solver import TaskState
+
+from polaris_bench.judging.judge import JudgeConfig, judge_story
+from polaris_bench.judging.rubric import Rubric, load_rubric
+from polaris_bench.metrics.scorer import _key_metrics
+from polaris_bench.story import prompt_text, story_text
+
+
+def _judge_score(rubric: Rubric, prompt: str, story: str, judgement: Any, main_key: str) -> Score:
+    meta = judgement.metadata()
+    if not judgement.ok:
+        return Score.unscored(
+            reason=judgement.unscored_reason,
+            answer=story[:200],
+            explanation="judge reply could not be used",
+            metadata=meta,
+        )
+    value = {k: v for k, v in judgement.result.items()}
+    return Score(
+        value=value,
+        answer=story[:200],
+        explanation=f"{rubric.title}: {main_key}={value[main_key]:.2f}"
+        + (f" ({judgement.label})" if judgement.label else ""),
+        metadata=meta,
+    )
+
+
+def make_rubric_scorer(
+    rubric: Rubric,
+    *,
+    judge: JudgeConfig,
+    grader: str | None = None,
+    keys: list[str] | None = None,
+    group_key: str | None = "bucket",
+) -> Scorer:
+    """A scorer body for ``rubric``; the registered scorers below wrap it."""
+
+    main_key = "overall" if rubric.aggregation.kind == "polaris_sq" else rubric.aggregation.name
+
+    async def score(state: TaskState, target: Target) -> Score:
+        story = story_text(state)
+        prompt = prompt_text(state)
+        judgement = await judge_story(rubric, prompt, story, grader, judge)
+        return _judge_score(rubric, prompt, story, judgement, main_key)
+
+    return score
+
+
+@scorer(
+    metrics=_key_metrics(
+        ["overall", "reward", "positive_total", "negative_total", "bonus", "penalty"], "bucket"
+    )
+)
+def story_quality(
+    rubric: str = "story_quality",
+    compact: bool = False,
+    max_attempts: int = 3,
+    grader: str | None = None,
+) -> Scorer:
+    """POLARIS Story Quality: ``overall`` on the native scale [-159, 108] and
+    ``reward`` = overall / 100, from the ``grader`` model role."""
+    loaded = load_rubric(rubric)
+    if loaded.aggregation.kind != "polaris_sq":
+        raise ValueError(f"story_quality needs a polaris_sq rubric; {rubric!r} is {loaded.aggregation.kind}")
+    return make_rubric_scorer(
+        loaded, judge=JudgeConfig(max_attempts=max_attempts, compact=compact), grader=grader
+    )
+
+
+
+
+def _judge_config(compact: bool, max_attempts: int) -> JudgeConfig:
+    return JudgeConfig(max_attempts=max_attempts, compact=compact)
+
+
+def _renamed(inner: Scorer, rename: dict[str, str]) -> Scorer:
+    async def score(state: TaskState, target: Target) -> Score:
+        result = await inner(state, target)
+        if isinstance(result.value, dict):
+            result.value = {rename.get(k, k): v for k, v in result.value.items()}
+        return result
+
+    return score
+

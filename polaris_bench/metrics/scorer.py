@@ -1,0 +1,84 @@
+"""``length_adherence``: every length metric of a story as an Inspect scorer (no LLM),
+and the metric set shared by the scorers (mean, stderr, mean per bucket)."""
+
+from __future__ import annotations
+
+import math
+
+from inspect_ai.model import ModelOutput
+from inspect_ai.scorer import (
+    Metric,
+    Score,
+    Scorer,
+    Target,
+    grouped,
+    mean,
+    scorer,
+    stderr,
+)
+from inspect_ai.solver import TaskState
+
+from polaris_bench.metrics.length import WordCountMethod, measure, parse_target
+from polaris_bench.story import prompt_text, story_text
+
+LENGTH_KEYS = (
+    "words",
+    "target_words",
+    "length_ratio",
+    "length_score",
+    "length_penalty",
+    "self_repetition",
+    "blank",
+    "truncated",
+)
+
+
+def _key_metrics(keys: list[str], group_key: str | None) -> list[dict[str, list[Metric]]]:
+    metrics: list[dict[str, list[Metric]]] = []
+    for key in keys:
+        ms: list[Metric] = [mean(), stderr()]
+        if group_key:
+            ms.append(grouped(mean(), group_key, all=False, name_template=f"{key}_{{group_name}}"))
+        metrics.append({key: ms})
+    return metrics
+
+
+def target_of(state: TaskState) -> int | None:
+    """The requested length: the loader's ``target_words``, else parsed from the prompt."""
+    target = state.metadata.get("target_words")
+    if target is not None:
+        return int(target)
+    return parse_target(prompt_text(state))
+
+
+def was_truncated(output: ModelOutput | None, budget: int | None) -> bool:
+    """The writer stopped at its token limit. Some providers (Inspect's ``hf/``) report
+    no ``max_tokens`` stop reason, so a completion that used the whole budget counts."""
+    if output is None:
+        return False
+    if output.stop_reason == "max_tokens":
+        return True
+    return bool(budget and output.usage and output.usage.output_tokens >= budget)
+
+
+@scorer(metrics=_key_metrics(list(LENGTH_KEYS), "bucket"))
+def length_adherence(method: WordCountMethod = "paper") -> Scorer:
+    """Length metrics without an LLM. Keys that need a target are NaN (no value) when
+    the sample has none: never an invented target."""
+
+    async def score(state: TaskState, target: Target) -> Score:
+        story = story_text(state)
+        wanted = target_of(state)
+        truncated = was_truncated(state.output, state.metadata.get("max_tokens"))
+        report = measure(story, wanted, truncated=truncated, method=method)
+        values = report.as_dict()
+        # NaN, Inspect's "no value" sentinel, where a key needs a target the sample
+        # lacks: metrics skip it (None would be averaged as 0) and the store keeps NULL.
+        value = {k: math.nan if values[k] is None else values[k] for k in LENGTH_KEYS}
+        return Score(
+            value=value,
+            answer=f"{report.words} words" + (f" / {wanted}" if wanted else ""),
+            metadata={"bucket": report.bucket, "bucket_2k": report.bucket_2k, "method": method},
+        )
+
+    return score

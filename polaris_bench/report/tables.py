@@ -1,0 +1,241 @@
+"""Rendering results as tables: rich tables in the terminal, CSV, JSON and Markdown."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Sequence
+from typing import Any, Literal
+
+from rich.markup import escape
+
+Format = Literal["table", "csv", "json", "markdown"]
+FORMATS = ("table", "csv", "json", "markdown")
+
+LEADERBOARD_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("model", "model"),
+    ("judge", "judge"),
+    ("score_ci", "score [95% CI]"),
+    ("length_ratio", "len ratio"),
+    ("ID", "ID"),
+    ("near", "near"),
+    ("far", "far"),
+    ("slope", "slope/2k"),
+    ("n", "n"),
+    ("unscored", "unscored"),
+    ("source", "source"),
+)
+ELO_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("model", "model"),
+    ("judge", "judge"),
+    ("elo_rd", "Glicko-2 (± RD)"),
+    ("bt_ci", "Bradley-Terry [95% CI]"),
+    ("win_rate", "win rate"),
+    ("pairs", "pairs"),
+    ("unscored", "unscored"),
+    ("source", "source"),
+)
+COMPARE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("benchmark", "benchmark"),
+    ("judge", "judge"),
+    ("bucket", "bucket"),
+    ("n", "pairs"),
+    ("mean_a", "A"),
+    ("mean_b", "B"),
+    ("diff_ci", "A - B [95% CI]"),
+    ("p_wilcoxon", "p (Wilcoxon)"),
+    ("p_ttest", "p (t-test)"),
+    ("win_rate", "A win rate"),
+)
+
+
+def _isnan(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def fmt(v: Any, digits: int | None = None) -> str:
+    if _isnan(v):
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if digits is None:
+            digits = 3 if abs(v) < 1.5 else (2 if abs(v) < 10 else 1)
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def fmt_p(p: Any) -> str:
+    if _isnan(p):
+        return "—"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _ci(v: Any, lo: Any, hi: Any, digits: int | None = None) -> str:
+    if _isnan(v):
+        return "—"
+    if digits is None:
+        digits = 3 if abs(v) < 1.5 else (2 if abs(v) < 10 else 1)
+    if _isnan(lo) or _isnan(hi):
+        return fmt(v, digits)
+    return f"{fmt(v, digits)} [{fmt(lo, digits)}, {fmt(hi, digits)}]"
+
+
+def _display(row: dict[str, Any]) -> dict[str, str]:
+    digits = row.get("digits")
+    out = {k: fmt(v) for k, v in row.items()}
+    out["score_ci"] = _ci(row.get("score"), row.get("ci_low"), row.get("ci_high"), digits)
+    for k in ("ID", "near", "far", "mean_a", "mean_b"):
+        if k in row:
+            out[k] = fmt(row[k], digits)
+    if "length_ratio" in row:
+        out["length_ratio"] = fmt(row["length_ratio"], 2)
+    if "slope" in row:
+        out["slope"] = fmt(row["slope"], 2)
+    if row.get("source") == "published":
+        out["source"] = "published (paper's prompts)"
+    if "elo" in row:
+        rd = row.get("elo_rd")
+        out["elo_rd"] = "—" if _isnan(row["elo"]) else (
+            f"{row['elo']:.0f}" + ("" if _isnan(rd) else f" ± {rd:.0f}")
+        )
+        out["bt_ci"] = "—" if _isnan(row.get("bt")) else (
+            f"{row['bt']:.0f}" + ("" if _isnan(row.get("bt_low")) else f" [{row['bt_low']:.0f}, {row['bt_high']:.0f}]")
+        )
+        out["win_rate"] = fmt(row.get("win_rate"), 3)
+    if "mean_diff" in row:
+        out["diff_ci"] = _ci(row["mean_diff"], row["ci_low"], row["ci_high"], digits)
+        out["p_wilcoxon"] = fmt_p(row["p_wilcoxon"])
+        out["p_ttest"] = fmt_p(row["p_ttest"])
+        out["win_rate"] = fmt(row["win_rate"], 3)
+    return out
+
+
+def make_console() -> Any:
+    """A rich console; wide when the output is not a terminal (pipes, CI logs)."""
+    import sys
+
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def _json_safe(v: Any) -> Any:
+    if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
+        return None
+    if hasattr(v, "item"):
+        return _json_safe(v.item())
+    return v
+
+
+def _markdown(rows: Sequence[dict[str, str]], columns: Sequence[tuple[str, str]]) -> str:
+    def cell(s: str) -> str:
+        return s.replace("|", "\\|")
+
+    lines = ["| " + " | ".join(h for _, h in columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join(cell(r.get(k, "")) for k, _ in columns) + " |")
+    return "\n".join(lines)
+
+
+def _rich_table(title: str, rows: Sequence[dict[str, str]], columns: Sequence[tuple[str, str]]) -> Any:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=Text(title), title_justify="left")
+    for key, header in columns:
+        table.add_column(header, justify="left" if key in ("model", "judge", "source", "benchmark", "bucket") else "right")
+    for r in rows:
+        style = "dim italic" if r.get("source", "").startswith("published") else None
+        table.add_row(*(Text(r.get(k, "")) for k, _ in columns), style=style)  # no markup: "[...]" is data
+    return table
+
+
+def _raw(rows: Sequence[dict[str, Any]], fmt_: Format) -> str:
+    if fmt_ == "json":
+        return json.dumps([{k: _json_safe(v) for k, v in r.items()} for r in rows], indent=2)
+    buf = io.StringIO()
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r if k not in keys]
+    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    for r in rows:
+        writer.writerow({k: ("" if _isnan(r.get(k)) else r.get(k)) for k in keys})
+    return buf.getvalue()
+
+
+def _sections(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r["benchmark"], []).append(r)
+    return out
+
+
+def render_leaderboard(board: Any, fmt_: Format = "table", console: Any = None) -> str | None:
+    """``table`` prints to ``console`` (rich) and returns None; the other formats
+    return text. CSV and JSON carry every field (CIs, hashes, counts)."""
+    rows = list(board.rows)
+    elo = list(board.elo_rows)
+    if fmt_ in ("csv", "json"):
+        if fmt_ == "json":
+            return json.dumps(
+                {
+                    "leaderboard": [{k: _json_safe(v) for k, v in r.items()} for r in rows],
+                    "elo": [{k: _json_safe(v) for k, v in r.items()} for r in elo],
+                    "notes": list(board.notes),
+                },
+                indent=2,
+            )
+        return _raw(rows + elo, "csv")
+    parts: list[str] = []
+    sections = _sections(rows)
+    if fmt_ == "markdown":
+        for bench, brows in sections.items():
+            units = next((r.get("units") for r in brows if r.get("units")), "")
+            parts.append(f"### {bench}" + (f" ({units})" if units else ""))
+            parts.append(_markdown([_display(r) for r in brows], LEADERBOARD_COLUMNS))
+        if elo:
+            parts.append("### story_elo (pairwise ratings)")
+            parts.append(_markdown([_display(r) for r in elo], ELO_COLUMNS))
+        if board.notes:
+            parts.append("\n".join(f"- {n}" for n in board.notes))
+        return "\n\n".join(parts) + "\n"
+    console = console or make_console()
+    if not rows and not elo:
+        console.print("No results yet: run `polaris ingest <logs>` first.")
+    for bench, brows in sections.items():
+        units = next((r.get("units") for r in brows if r.get("units")), "")
+        console.print(_rich_table(f"{bench}" + (f" — {units}" if units else ""), [_display(r) for r in brows],
+                                  LEADERBOARD_COLUMNS))
+    if elo:
+        console.print(_rich_table("story_elo — pairwise ratings (Elo scale)", [_display(r) for r in elo], ELO_COLUMNS))
+    for note in board.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
+    return None
+
+
+def render_compare(rows: Sequence[dict[str, Any]], notes: Sequence[str], fmt_: Format = "table",
+                   console: Any = None) -> str | None:
+    if fmt_ in ("csv", "json"):
+        if fmt_ == "json":
+            return json.dumps({"comparison": [{k: _json_safe(v) for k, v in r.items()} for r in rows],
+                               "notes": list(notes)}, indent=2)
+        return _raw(rows, "csv")
+    title = f"A = {rows[0]['model_a']}   B = {rows[0]['model_b']}" if rows else "comparison"
+    shown = [_display(r) for r in rows]
+    if fmt_ == "markdown":
+        text = f"**{title}**\n\n" + _markdown(shown, COMPARE_COLUMNS)
+        if notes:
+            text += "\n\n" + "\n".join(f"- {n}" for n in notes)
+        return text + "\n"
+    console = console or make_console()
+    if rows:
+        console.print(_rich_table(title, shown, COMPARE_COLUMNS))
+    for note in notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
+    return None

@@ -1,0 +1,179 @@
+"""Statistics for leaderboards and comparisons (scipy does the work).
+
+* ``bootstrap_mean_ci``: the mean with a percentile bootstrap CI that resamples
+  *clusters* (prompts): a prompt's samples (its lengths, epochs, iterations) are drawn
+  together, because they are not independent. Without clusters every value is its own.
+* ``paired_comparison``: A vs B on paired units (same sample): mean difference with a
+  cluster bootstrap CI, the Wilcoxon signed-rank test (exact p without ties or zero
+  differences and n <= 50, else the normal approximation) and the paired t-test
+  (scipy), and A's win rate (ties count half).
+* ``bucket_slope``: the slope of a least-squares line through the mean score of each
+  of the six 2k-word buckets (x = bucket index, so the unit is score per 2k words),
+  as the paper reports it.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+from polaris_bench.metrics.length import BUCKETS_2K
+
+N_RESAMPLES = 2000
+CONFIDENCE = 0.95
+NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class MeanCI:
+    mean: float
+    low: float
+    high: float
+    n: int
+    clusters: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def _cluster_sums(values: np.ndarray, clusters: Sequence | None) -> tuple[np.ndarray, np.ndarray]:
+    if clusters is None:
+        return values, np.ones_like(values)
+    codes, inverse = np.unique(np.asarray(clusters, dtype=object).astype(str), return_inverse=True)
+    sums = np.bincount(inverse, weights=values, minlength=len(codes))
+    counts = np.bincount(inverse, minlength=len(codes)).astype(float)
+    return sums, counts
+
+
+def _ratio_of_sums(sums: np.ndarray, counts: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.sum(sums, axis=axis) / np.sum(counts, axis=axis)
+
+
+def bootstrap_mean_ci(
+    values: Sequence[float] | np.ndarray,
+    clusters: Sequence | None = None,
+    *,
+    n_resamples: int = N_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> MeanCI:
+    """Mean of ``values`` (NaN dropped) and a percentile bootstrap CI over clusters.
+    Fewer than two clusters: the CI is NaN (nothing to resample)."""
+    v = np.asarray(values, dtype=float)
+    keep = ~np.isnan(v)
+    v = v[keep]
+    cl = None if clusters is None else np.asarray(clusters, dtype=object)[keep]
+    if v.size == 0:
+        return MeanCI(NAN, NAN, NAN, 0, 0)
+    sums, counts = _cluster_sums(v, cl)
+    mean = float(v.mean())
+    k = len(sums)
+    if k < 2:
+        return MeanCI(mean, NAN, NAN, int(v.size), k)
+    if np.all(v == v[0]):
+        return MeanCI(mean, mean, mean, int(v.size), k)
+    res = sps.bootstrap(
+        (sums, counts),
+        _ratio_of_sums,
+        paired=True,
+        vectorized=True,
+        n_resamples=n_resamples,
+        confidence_level=confidence,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return MeanCI(mean, float(res.confidence_interval.low), float(res.confidence_interval.high), int(v.size), k)
+
+
+@dataclass(frozen=True)
+class PairedResult:
+    n: int
+    mean_a: float
+    mean_b: float
+    mean_diff: float  # A - B
+    ci_low: float
+    ci_high: float
+    p_wilcoxon: float
+    p_ttest: float
+    win_rate: float  # share of units where A > B, ties count half
+    wins: int
+    losses: int
+    ties: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def paired_comparison(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    clusters: Sequence | None = None,
+    *,
+    n_resamples: int = N_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> PairedResult:
+    """A vs B on the same units (pairs with a NaN on either side are dropped)."""
+    xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if xa.shape != xb.shape:
+        raise ValueError("paired samples must have the same length")
+    keep = ~(np.isnan(xa) | np.isnan(xb))
+    xa, xb = xa[keep], xb[keep]
+    cl = None if clusters is None else np.asarray(clusters, dtype=object)[keep]
+    n = int(xa.size)
+    if n == 0:
+        return PairedResult(0, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, 0, 0, 0)
+    d = xa - xb
+    ci = bootstrap_mean_ci(d, cl, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    wins, losses = int((d > 0).sum()), int((d < 0).sum())
+    ties = n - wins - losses
+    p_w = p_t = NAN
+    if n >= 2:
+        if np.all(d == 0):
+            p_w = p_t = 1.0
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # exact null distribution for small samples without ties or zeros;
+                # else the normal approximation (scipy's permutation fallback for
+                # small tied samples is too slow for an interactive query)
+                nz = np.abs(d[d != 0])
+                exact = nz.size == n and np.unique(nz).size == nz.size and n <= 50
+                try:
+                    p_w = float(sps.wilcoxon(xa, xb, method="exact" if exact else "approx").pvalue)
+                except ValueError:
+                    p_w = NAN
+                p_t = float(sps.ttest_rel(xa, xb).pvalue)
+    return PairedResult(
+        n=n,
+        mean_a=float(xa.mean()),
+        mean_b=float(xb.mean()),
+        mean_diff=float(d.mean()),
+        ci_low=ci.low,
+        ci_high=ci.high,
+        p_wilcoxon=p_w,
+        p_ttest=p_t,
+        win_rate=(wins + 0.5 * ties) / n,
+        wins=wins,
+        losses=losses,
+        ties=ties,
+    )
+
+
+def bucket_slope(means: Mapping[str, float], buckets: Sequence[str] = BUCKETS_2K) -> float:
+    """Least-squares slope of the bucket means over the bucket index (score per 2k
+    words); NaN with fewer than two buckets that have a mean."""
+    xs, ys = [], []
+    for i, name in enumerate(buckets):
+        v = means.get(name)
+        if v is not None and not (isinstance(v, float) and math.isnan(v)):
+            xs.append(float(i))
+            ys.append(float(v))
+    if len(xs) < 2:
+        return NAN
+    return float(sps.linregress(xs, ys).slope)
