@@ -131,6 +131,9 @@ def test_shipped_smoke_data_and_recipes_load():
     r = paper.reward
     assert (r.sq_weight, r.self_rep_weight, r.length_weight, r.blank_weight, r.clip) == (1.0, 1.5, 0.8, 1.0, 2.0)
     assert (r.thinking.cap_tokens, r.thinking.per_token, r.overlong.buffer_tokens) == (3072, 0.05, 512)
+    # the authors' code: </think> counted, no bound, overlong only for completions cut off
+    assert (r.thinking.max_penalty, r.thinking.count_close_tag, r.thinking.count_unclosed) == (None, True, False)
+    assert r.overlong.apply_to == "truncated" and r.overlong.factor == 1.0
 
 
 def test_config_errors_name_the_key(tmp_path):
@@ -160,3 +163,88 @@ def test_long_prompts_are_dropped():
         prompt_token_count(r, tok, {}) <= limit for r in kept
     )
     assert drop_long_prompts(rows, tok, None, {}) == (rows, 0)
+
+
+BASE_RECIPE = "model: {tiny: {}}\ndata: {train: x.jsonl}\njudge: {model: offline/judge}\n"
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ("grpo: {learning_rte: 1.0e-6}\n", "grpo.learning_rte (did you mean 'learning_rate'?): not a field of TRL's GRPOConfig"),
+        ("grpo: {max_steps: 2, num_generation: 6}\n", "grpo.num_generation (did you mean 'num_generations'?)"),
+        ("reward: {thinking: {max_penality: 1.0}}\n", "reward.thinking.max_penality: unknown key (did you mean 'max_penalty'?)"),
+        ("reward: {overlong: {apply_to: finished}}\n", "reward.overlong.apply_to: Input should be 'truncated' or 'all'"),
+        ("rewards: {clip: 1.0}\n", "rewards: unknown key (did you mean 'reward'?)"),
+        ("data: {train: x.jsonl, ignore_column: [a]}\n", "data.ignore_column: unknown key (did you mean 'ignore_columns'?)"),
+    ],
+)
+def test_every_section_is_checked_at_load_with_one_line(tmp_path, extra, message):
+    path = tmp_path / "r.yaml"
+    path.write_text(BASE_RECIPE.replace("data: {train: x.jsonl}\n", "") if extra.startswith("data") else BASE_RECIPE)
+    path.write_text(path.read_text() + extra)
+    with pytest.raises(TrainConfigError) as info:
+        load_train_config(path)
+    text = str(info.value)
+    assert text.startswith(f"{path}: ") and message in text and "\n" not in text
+
+
+def test_grpo_keys_are_checked_without_loading_torch(tmp_path):
+    """A grpo: typo is reported before torch, TRL or a model is imported."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "r.yaml"
+    path.write_text(BASE_RECIPE + "grpo: {learning_rte: 1.0e-6}\n")
+    code = (
+        "import sys\n"
+        "from polaris_bench.train.config import load_train_config, TrainConfigError\n"
+        f"try:\n    load_train_config({str(path)!r})\nexcept TrainConfigError as e:\n    print('ERR', e)\n"
+        "print('heavy', sorted(m for m in ('torch', 'trl', 'transformers') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    assert "ERR" in out and "grpo.learning_rte" in out
+    assert "heavy []" in out
+
+
+def test_pinned_grpo_keys_are_the_installed_trl_fields():
+    from polaris_bench.train import grpo_keys
+
+    if grpo_keys.installed_trl_version() != grpo_keys.PINNED_TRL_VERSION:
+        pytest.fail(f"trl {grpo_keys.installed_trl_version()} installed; regenerate grpo_keys for it")
+    assert grpo_keys.GRPO_CONFIG_FIELDS_PINNED == grpo_keys.fields_of_installed_grpo_config(), (
+        "GRPOConfig fields changed: regenerate with python -m polaris_bench.train.grpo_keys"
+    )
+
+
+def test_unknown_columns_are_an_error_unless_ignored(tmp_path):
+    typo = [{**ROWS[0], "stroy": "Mara kept the light."}]
+    with pytest.raises(TrainDataError, match=r"unknown column\(s\) 'stroy' \(did you mean 'story'\?\)"):
+        normalize_rows(typo, "t.jsonl")
+    path = write_jsonl(tmp_path / "t.jsonl", [{**ROWS[0], "notes": "x"}])
+    with pytest.raises(TrainDataError, match=r"t.jsonl: unknown column\(s\) 'notes'.*data.ignore_columns"):
+        load_train_rows(path)
+    assert load_train_rows(path, ignore_columns=["notes"])[0]["reference_story"] == "Mara kept the light."
+    # the authors' (verl) metadata columns are known and not read
+    meta = [{**ROWS[0], "extra_info": {"index": 0}, "source": "x", "data_source": "polaris", "ability": "writing"}]
+    assert normalize_rows(meta)[0]["reference_story"] == "Mara kept the light."
+
+
+def test_ignore_columns_reaches_the_loader(tmp_path):
+    from polaris_bench.train.run import build_trainer
+
+    data = write_jsonl(tmp_path / "t.jsonl", [{**ROWS[0], "notes": "x"}])
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        f"model: {{tiny: {{}}}}\ndata: {{train: {data}, ignore_columns: [notes]}}\njudge: {{model: offline/judge}}\n"
+        "grpo: {use_cpu: true, bf16: false}\n"
+    )
+    cfg = load_train_config(path)
+    assert cfg.data.ignore_columns == ["notes"]
+    trainer, _ = build_trainer(cfg, output_dir=tmp_path / "o")
+    assert trainer.train_dataset[0]["reference_story"] == "Mara kept the light."
+    with pytest.raises(TrainDataError, match="'notes'"):
+        build_trainer(load_train_config(path, {"data.ignore_columns": []}), output_dir=tmp_path / "o")
+    # TRL's own value checks run before any model is built, as one line naming the file
+    with pytest.raises(TrainConfigError, match=r"r.yaml: grpo section: .*bf16"):
+        build_trainer(load_train_config(path, {"grpo.bf16": True, "grpo.use_cpu": False}), output_dir=tmp_path / "o")

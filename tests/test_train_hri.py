@@ -316,7 +316,10 @@ def test_two_training_steps_with_hri_and_the_judge(tmp_path, rows, tokenizer):
     assert all(h["hri/ref_rows"] == 2 for h in logs)
     assert all(not math.isnan(h["hri/ref_reward"]) for h in logs)
     assert logs[0]["hri/ref_advantage"] == 0.0 and "hri/ref_advantage_raw" in logs[0]
-    for key in ("reward/sq", "reward/self_rep", "reward/length_pen", "reward/blank", "reward/total", "hri/ref/sq"):
+    for key in (
+        "reward/sq", "reward/self_rep", "reward/length_pen", "reward/blank", "reward/total", "hri/ref/sq",
+        "reward/judge_failures", "reward/judge_failure_rate", "reward/sq_filled", "hri/ref_template_fallback",
+    ):
         assert key in logs[0]
     assert all(h["train/skipped_step"] == 0 for h in logs)
     after = trainer.model.state_dict()
@@ -344,3 +347,71 @@ def test_step_with_no_judged_story_is_skipped(tmp_path, rows, tokenizer, caplog)
 def test_hri_needs_room_for_the_group(tmp_path, rows, tokenizer):
     with pytest.raises(ValueError, match="num_generations >= 3"):
         make_trainer(tmp_path, rows, tokenizer, [FixedReward()], num_generations=2, per_device_train_batch_size=2)
+
+
+# -- what must not be silent -------------------------------------------------------------
+
+
+def with_template(tokenizer, template: str):
+    import copy
+
+    tok = copy.deepcopy(tokenizer)
+    tok.chat_template = template
+    return tok
+
+
+def test_reference_the_template_cannot_render_is_reported_and_counted(tmp_path, rows, tokenizer, caplog):
+    from polaris_bench.train.tiny_model import CHAT_TEMPLATE
+
+    # a template that ignores reasoning_content: the two references with reasoning fail
+    no_reasoning = CHAT_TEMPLATE.replace("message.get('reasoning_content')", "false")
+    tok = with_template(tokenizer, no_reasoning)
+    with caplog.at_level("WARNING"):
+        trainer = make_trainer(tmp_path, rows, tok, [FixedReward()])
+    assert "cannot render 2 of 3 reference stories" in caplog.text
+    assert "dropped the reasoning" in caplog.text
+    trainer.model.train()
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        trainer._generate_and_score_completions(group_inputs(rows, ["kite", "river"]))
+    assert trainer._metrics["train"]["hri/ref_template_fallback"][-1] == 2.0
+    assert trainer.hri_stats["ref_template_fallback"] == 2
+    assert "HRI reference of row kite" in caplog.text and "hri.think_format" in caplog.text
+    # the fallback form is still the reference: reasoning in think tags, then the story
+    ids = trainer.reference_completion_ids(group_inputs(rows, ["kite"])[0])
+    text = tok.decode(ids)
+    assert "<think>" in text and "Kite, wind, letting go." in text and "The kite rose" in text
+
+
+def test_template_that_renders_no_reference_stops_the_trainer(tmp_path, rows, tokenizer):
+    from polaris_bench.train.tiny_model import CHAT_TEMPLATE
+
+    broken = CHAT_TEMPLATE.replace(
+        "{{- message['content'] + '<|im_end|>\\n' -}}",
+        "{%- if message['role'] == 'assistant' -%}{{ raise_exception('no assistant turns') }}{%- endif -%}"
+        "{{- message['content'] + '<|im_end|>\\n' -}}",
+    )
+    with pytest.raises(ValueError, match=r"cannot render any of the 3 reference stories.*no assistant turns"):
+        make_trainer(tmp_path, rows, with_template(tokenizer, broken), [FixedReward()])
+    # without HRI the template is not needed for references
+    make_trainer(tmp_path, rows, with_template(tokenizer, broken), [FixedReward()], hri=HRISection(enabled=False))
+
+
+def test_nan_reference_advantage_is_an_error_when_the_batch_has_rewards(tmp_path, rows, tokenizer):
+    """One sampled row without a reward leaves one row for the group std: NaN. That is
+    never turned into a 0 advantage silently."""
+    trainer = make_trainer(tmp_path, rows, tokenizer, [FixedReward(values=[None, 3.0, 10.0])])
+    trainer.model.train()
+    with pytest.raises(RuntimeError, match="reference advantage.*NaN"):
+        trainer._generate_and_score_completions(group_inputs(rows, ["kite"]))
+
+
+def test_nan_reference_advantage_of_an_unjudged_batch_is_counted(tmp_path, rows, tokenizer, caplog):
+    trainer = make_trainer(tmp_path, rows, tokenizer, [FixedReward(values=[None] * (2 * G))])
+    trainer.model.train()
+    with caplog.at_level("WARNING"):
+        out = trainer._generate_and_score_completions(group_inputs(rows, ["kite", "river"]))
+    assert trainer._metrics["train"]["hri/ref_advantage_nan"][-1] == 2.0
+    assert "2 reference advantage(s) are NaN (every judgment failed)" in caplog.text
+    assert trainer._skip_generation  # and the step that would use it is skipped
+    assert not torch.isnan(out["advantages"]).any()

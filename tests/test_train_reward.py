@@ -7,6 +7,7 @@ import logging
 import math
 import re
 import time
+from pathlib import Path
 
 import pytest
 from inspect_ai.model import ChatMessageUser, ModelOutput, ModelUsage, get_model
@@ -23,7 +24,9 @@ from polaris_bench.train.config import (
 )
 from polaris_bench.train.reward import (
     StoryReward,
+    ThinkCounter,
     overlong_penalty,
+    row_overlong_penalty,
     thinking_penalty,
 )
 
@@ -185,8 +188,44 @@ def test_failed_judgments_get_the_batch_mean(sq_rubric, caplog):
     assert "judge down" in rows[1].judge_error
     assert all(t is not None for t in totals)
     assert logged["reward/judge_failures"] == [2.0]
-    assert reward.total_failures == 2
-    assert "batch mean" in caplog.text
+    assert logged["reward/judge_failure_rate"] == [0.5]
+    assert logged["reward/sq_filled"] == [2.0]  # the fill-in is counted, not silent
+    assert reward.total_failures == 2 and reward.total_filled == 2
+    # one warning from the reward, with the count, the fill value and the reason
+    ours = [r for r in caplog.records if r.name == "polaris_bench.train.reward" and r.levelno == logging.WARNING]
+    assert len(ours) == 1
+    message = ours[0].getMessage()
+    assert "2 of 4 judgments failed" in message and f"batch mean {mean:.4f}" in message
+    assert "2 x attempt 1: judge call failed: RuntimeError: judge down" in message
+
+
+def raising_grader(exc: BaseException):
+    async def respond(input, tools, tool_choice, config):
+        raise exc
+
+    return get_model("mockllm/model", custom_outputs=respond, memoize=False)
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt(), SystemExit(3), asyncio.CancelledError()])
+def test_interrupts_are_not_failed_judgments(sq_rubric, exc):
+    """Ctrl-C (or a cancellation, or an exit) inside a judge call stops the reward; it is
+    never counted as a failed judgment and filled with the batch mean."""
+    reward = make_reward(sq_rubric, raising_grader(exc))
+    with pytest.raises(type(exc)):
+        asyncio.run(reward.score_batch([PROMPT] * 2, [story(2, "p3")] * 2, [200] * 2))
+    assert reward.total_failures == 0
+
+
+def test_a_bug_in_the_judging_code_is_not_a_failed_judgment(sq_rubric, monkeypatch):
+    from polaris_bench.train import reward as reward_mod
+
+    async def broken(*args, **kwargs):
+        raise TypeError("judge_story() got an unexpected keyword argument")
+
+    monkeypatch.setattr(reward_mod, "judge_story", broken)
+    reward = make_reward(sq_rubric, fake_judge(sq_rubric))
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        asyncio.run(reward.score_batch([PROMPT], [story(2, "p3")], [200]))
 
 
 def test_all_judgments_failing_gives_no_reward(sq_rubric, caplog):
@@ -233,10 +272,66 @@ def test_shaping_terms():
     assert overlong_penalty(8192, None, 512, 1.0) == 0.0
 
 
+def test_thinking_penalty_defaults_are_the_authors_code():
+    """0.05 per thinking token beyond 3,072, the </think> token one of them, no bound:
+    4,001 tokens of thinking + </think> = 4,002 counted; (4,002 - 3,072) x 0.05 = 46.5."""
+    cfg = ThinkingPenalty()
+    assert (cfg.cap_tokens, cfg.per_token, cfg.max_penalty, cfg.count_close_tag) == (3072, 0.05, None, True)
+    assert thinking_penalty(4001 + 1, cfg) == pytest.approx(46.5)
+    assert thinking_penalty(3072, cfg) == 0.0
+    # the close tag alone takes a 3,072-token thought over the cap
+    assert thinking_penalty(3072 + 1, cfg) == pytest.approx(0.05)
+    # the bound stays available
+    assert thinking_penalty(4002, cfg.model_copy(update={"max_penalty": 1.0})) == 1.0
+
+
+def test_think_counter_counts_the_close_tag_and_not_an_unclosed_block():
+    counter = ThinkCounter(None, ThinkingPenalty())
+    closed = "<think>" + "plan " * 10 + "</think>The story."
+    assert counter.count(closed, None) == 10 + 1  # no tokenizer: words, plus the tag
+    ids = [7] * 10 + [99] + [5, 5, 2]
+    counter.close_id = 99
+    assert counter.count(closed, ids) == 11  # index of </think> (10) + the tag itself
+    no_tag = ThinkCounter(None, ThinkingPenalty(count_close_tag=False))
+    no_tag.close_id = 99
+    assert no_tag.count(closed, ids) == 10
+    # a think block that is never closed: no thinking tokens (the authors' code) ...
+    unclosed = "<think>" + "plan " * 10
+    assert counter.count(unclosed, [7] * 11) == 0
+    # ... or every token, when asked
+    every = ThinkCounter(None, ThinkingPenalty(count_unclosed=True))
+    every.close_id = 99
+    assert every.count(unclosed, [7] * 11) == 11
+    assert counter.count("No thinking here.", [5, 5]) == 0
+
+
+def test_overlong_penalty_only_for_completions_cut_off():
+    """The authors' code charges the soft overlong penalty only to a response that never
+    emitted EOS; DAPO's rule (apply_to: all) charges by length alone."""
+    paper = OverlongPenalty()
+    assert paper.apply_to == "truncated"
+    # a finished 7,900-token response: nothing (DAPO's rule: (7,900 - 7,680) / 512 = 0.4296875)
+    assert row_overlong_penalty(7900, True, 8192, paper) == 0.0
+    dapo = paper.model_copy(update={"apply_to": "all"})
+    assert row_overlong_penalty(7900, True, 8192, dapo) == pytest.approx(220 / 512)
+    # cut at the 8,192-token limit without EOS: the full factor under both rules
+    assert row_overlong_penalty(8192, False, 8192, paper) == pytest.approx(1.0)
+    assert row_overlong_penalty(8192, False, 8192, dapo) == pytest.approx(1.0)
+    # no EOS but inside the ramp (a stop string, say): the ramp value
+    assert row_overlong_penalty(7936, False, 8192, paper) == pytest.approx(0.5)
+    assert row_overlong_penalty(8192, False, 8192, paper.model_copy(update={"enabled": False})) == 0.0
+
+
+def test_truncated_rule_needs_to_know_the_end_token(sq_rubric):
+    with pytest.raises(ValueError, match="eos_token_ids"):
+        make_reward(sq_rubric, fake_judge(sq_rubric), max_completion_length=20)
+    make_reward(sq_rubric, fake_judge(sq_rubric), max_completion_length=20, eos_token_ids=[2])
+
+
 def test_shaping_terms_enter_the_total(sq_rubric):
     cfg = RewardSection(
         thinking=ThinkingPenalty(cap_tokens=2, per_token=0.1, max_penalty=None),
-        overlong=OverlongPenalty(buffer_tokens=10, factor=1.0),
+        overlong=OverlongPenalty(buffer_tokens=10, factor=1.0, apply_to="all"),
     )
     reward = make_reward(sq_rubric, fake_judge(sq_rubric), reward=cfg, max_completion_length=20)
     s = "<think>one two three four five</think>" + story(4, "p8")
@@ -244,8 +339,61 @@ def test_shaping_terms_enter_the_total(sq_rubric):
     batch = asyncio.run(reward.score_batch([PROMPT], [s], [200], completion_ids=[ids]))
     row = batch.rows[0]
     assert row.overlong_pen == pytest.approx(0.5)
-    assert row.think_pen == pytest.approx(0.1 * (row.think_tokens - 2))
+    assert row.think_tokens == 5 + 1  # five words and the closing tag
+    assert row.think_pen == pytest.approx(0.1 * (6 - 2))
     assert row.total == pytest.approx(row.composite - row.think_pen - row.overlong_pen)
+
+
+PAPER_RECIPE = Path(__file__).resolve().parent.parent / "train" / "configs" / "polaris_9b.yaml"
+
+
+def test_paper_recipe_gives_the_authors_shaping_values(sq_rubric):
+    """train/configs/polaris_9b.yaml through the reward TRL calls: 4,001 thinking tokens
+    cost 46.5; a finished 7,900-token response has no overlong penalty; one cut at
+    8,192 tokens without EOS has the full 1.0."""
+    from polaris_bench.train.config import load_train_config
+    from polaris_bench.train.tiny_model import build_tokenizer
+
+    cfg = load_train_config(PAPER_RECIPE)
+    tok = build_tokenizer([BASE, story(4, "p8"), "plan the harbor scene"], 400)
+    limit = cfg.grpo["max_completion_length"]
+    reward = StoryReward.from_config(
+        cfg.judge, cfg.reward, tokenizer=tok, max_completion_length=limit, grader=fake_judge(sq_rubric)
+    )
+    close, eos = tok.convert_tokens_to_ids("</think>"), tok.eos_token_id
+    word = tok("plan", add_special_tokens=False)["input_ids"][0]
+    body = tok(story(4, "p8"), add_special_tokens=False)["input_ids"]
+    thinking = [word] * 4001 + [close] + body + [eos]  # 4,001 thinking tokens, then </think>
+    finished = body + [word] * (7900 - 1 - len(body)) + [eos]  # 7,900 tokens ending with EOS
+    cut = body + [word] * (limit - len(body))  # 8,192 tokens, no EOS
+    ids = [thinking, finished, cut]
+    assert [len(x) for x in ids] == [4001 + 1 + len(body) + 1, 7900, 8192]
+    texts = [tok.decode(x, skip_special_tokens=True) for x in ids]
+    totals = asyncio.run(
+        reward(prompts=[PROMPT] * 3, completions=texts, completion_ids=ids, target_words=[200] * 3)
+    )
+    rows = reward.last.rows
+    assert [r.think_tokens for r in rows] == [4002, 0, 0]
+    assert [r.think_pen for r in rows] == pytest.approx([46.5, 0.0, 0.0])
+    assert [r.overlong_pen for r in rows] == pytest.approx([0.0, 0.0, 1.0])
+    assert [r.ended for r in rows] == [True, True, False]
+    assert totals[0] == pytest.approx(rows[0].composite - 46.5)
+    assert totals[1] == pytest.approx(rows[1].composite)
+    assert totals[2] == pytest.approx(rows[2].composite - 1.0)
+
+    # the other rules stay available: a bound on the thinking sum, DAPO's length-only ramp
+    other = cfg.reward.model_copy(
+        update={
+            "thinking": cfg.reward.thinking.model_copy(update={"max_penalty": 1.0}),
+            "overlong": cfg.reward.overlong.model_copy(update={"apply_to": "all"}),
+        }
+    )
+    reward = StoryReward.from_config(
+        cfg.judge, other, tokenizer=tok, max_completion_length=limit, grader=fake_judge(sq_rubric)
+    )
+    asyncio.run(reward(prompts=[PROMPT] * 3, completions=texts, completion_ids=ids, target_words=[200] * 3))
+    assert [r.think_pen for r in reward.last.rows] == pytest.approx([1.0, 0.0, 0.0])
+    assert [r.overlong_pen for r in reward.last.rows] == pytest.approx([0.0, 220 / 512, 1.0])
 
 
 def test_grader_from_config_uses_inspect_models():

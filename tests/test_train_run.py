@@ -28,6 +28,36 @@ def smoke_run(tmp_path_factory):
     return out, first, second
 
 
+def snapshot(out: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and "eval_logs" not in p.parts
+    }
+
+
+def test_rerunning_a_finished_run_does_nothing(smoke_run, capsys):
+    """The run is finished at step 3 (checkpoint-3): the same command again trains no
+    step, writes no checkpoint and leaves train_summary.json and metrics.jsonl as they were."""
+    out, _, second = smoke_run
+    base = ["--config", str(SMOKE), "--output-dir", str(out), "--set", "grpo.save_steps=1"]
+    before = snapshot(out)
+    capsys.readouterr()
+    assert main([*base, "--max-steps", "3"]) == 0
+    assert snapshot(out) == before
+    assert not (out / "checkpoint-4").exists()
+    assert "already finished at step 3" in capsys.readouterr().err
+    assert json.loads((out / "train_summary.json").read_text()) == second
+
+
+def test_resume_none_refuses_to_overwrite_a_run(smoke_run, capsys):
+    out, _, _ = smoke_run
+    before = snapshot(out)
+    assert main(["--config", str(SMOKE), "--output-dir", str(out), "--resume", "none"]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert snapshot(out) == before
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 

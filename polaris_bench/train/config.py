@@ -7,14 +7,16 @@ A recipe file has six sections::
     judge:  the Inspect model that judges stories, and how it is called
     reward: the composite reward's weights and shaping terms
     hri:    human-reference injection (on/off, ramp, thinking template)
-    grpo:   keyword arguments for TRL's ``GRPOConfig`` (validated by TRL itself)
+    grpo:   keyword arguments for TRL's ``GRPOConfig``
 
-Every section is a pydantic model that rejects unknown keys, so a typo fails at load
-time with the file name and the key, not halfway through a run.
+Every section is a pydantic model that rejects unknown keys, and the ``grpo:`` keys are
+checked against ``GRPOConfig``'s fields (``grpo_keys``), so a typo fails at load time,
+before torch or a model is loaded, with one line naming the file and the key.
 """
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,6 +72,9 @@ class DataSection(_Strict):
     # the paper's filter_overlong_prompts does. None keeps every prompt.
     max_prompt_tokens: int | None = None
     limit: int | None = Field(None, ge=1)  # use only the first N rows
+    # Columns of the training file that are neither read nor known metadata; any other
+    # unknown column is an error (a misspelt `story` would silently turn HRI off).
+    ignore_columns: list[str] = []
 
 
 class JudgeSection(_Strict):
@@ -93,23 +98,36 @@ class JudgeSection(_Strict):
 
 class ThinkingPenalty(_Strict):
     """Thinking tokens beyond ``cap_tokens`` cost ``per_token`` each (the paper: 3,072
-    and 0.05). TRL rewards are per sequence, so the per-token costs are summed;
-    ``max_penalty`` bounds the sum (None: unbounded)."""
+    and 0.05). TRL rewards are per sequence, so the per-token costs are summed.
+
+    The defaults are the authors' code: the closing ``</think>`` token is one of the
+    thinking tokens, the sum has no bound, and a completion that never closes its think
+    block has no thinking tokens (the code finds the thinking by its ``</think>``).
+    ``max_penalty`` bounds the sum; ``count_unclosed: true`` charges every token of an
+    unclosed block (from ``<think>`` to the end)."""
 
     enabled: bool = True
-    cap_tokens: int = 3072
+    cap_tokens: int = Field(3072, ge=0)
     per_token: float = 0.05
-    max_penalty: float | None = 1.0
+    max_penalty: float | None = Field(None, ge=0)
+    count_close_tag: bool = True
+    count_unclosed: bool = False
 
 
 class OverlongPenalty(_Strict):
     """DAPO's soft overlong punishment: 0 up to ``max_length - buffer_tokens``, then a
-    linear ramp to ``factor`` at ``max_length`` (default: GRPO's max_completion_length)."""
+    linear ramp to ``factor`` at ``max_length`` (default: GRPO's max_completion_length).
+
+    ``apply_to: truncated`` (the default, the authors' code) charges it only to a
+    completion that did not end with an end-of-sequence token, i.e. one cut off at the
+    limit (in practice the full ``factor``); ``apply_to: all`` is DAPO's rule as
+    published, which charges every completion by its length, finished or not."""
 
     enabled: bool = True
-    buffer_tokens: int = 512
+    buffer_tokens: int = Field(512, ge=0)
     factor: float = 1.0
     max_length: int | None = None
+    apply_to: Literal["truncated", "all"] = "truncated"
 
 
 class RewardSection(_Strict):
@@ -174,16 +192,63 @@ class PolarisTrainConfig(_Strict):
         return beside if beside.exists() else p
 
 
+def _suggest(key: str, known: Any) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _section_model(loc: tuple[Any, ...]) -> Any:
+    """The pydantic model that owns the last key of ``loc`` (for suggestions)."""
+    model: Any = PolarisTrainConfig
+    for part in loc[:-1]:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        model = field.annotation
+        # X | None: take X
+        args = [a for a in getattr(model, "__args__", ()) if a is not type(None)]
+        if args:
+            model = args[0]
+    return model
+
+
+def _describe(err: dict[str, Any]) -> str:
+    loc = tuple(err["loc"])
+    where = ".".join(str(p) for p in loc) or "<top>"
+    if err["type"] == "extra_forbidden":
+        owner = _section_model(loc)
+        known = getattr(owner, "model_fields", {}) if owner is not None else {}
+        return f"{where}: unknown key{_suggest(str(loc[-1]), known)}"
+    return f"{where}: {err['msg']}"
+
+
+def check_grpo_keys(grpo: dict[str, Any], path: Path) -> None:
+    """Every ``grpo:`` key must be a ``GRPOConfig`` field (without importing TRL)."""
+    from polaris_bench.train.grpo_keys import grpo_config_fields
+
+    if not grpo:
+        return
+    try:
+        known = grpo_config_fields()
+    except ModuleNotFoundError as exc:
+        raise TrainConfigError(f"{path}: {exc}") from None
+    unknown = [k for k in grpo if k not in known]
+    if unknown:
+        bad = ", ".join(f"grpo.{k}{_suggest(k, known)}" for k in unknown)
+        raise TrainConfigError(f"{path}: unknown key {bad}: not a field of TRL's GRPOConfig")
+
+
 def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None) -> PolarisTrainConfig:
     """Load and validate a recipe; ``overrides`` maps dotted keys to values
-    (``{"grpo.max_steps": 2}``)."""
+    (``{"grpo.max_steps": 2}``). Every problem is one line naming the file and the key."""
     path = Path(path)
     if not path.exists():
         raise TrainConfigError(f"{path}: training config not found")
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise TrainConfigError(f"{path}: not valid YAML: {exc}") from exc
+        detail = " ".join(str(exc).split())
+        raise TrainConfigError(f"{path}: not valid YAML: {detail}") from exc
     if not isinstance(data, dict):
         raise TrainConfigError(f"{path}: a training config must be a mapping at the top level")
     for dotted, value in (overrides or {}).items():
@@ -195,9 +260,9 @@ def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None)
                 raise TrainConfigError(f"override {dotted!r}: {key!r} is not a section")
         node[leaf] = value
     try:
-        return PolarisTrainConfig.model_validate(data | {"source_path": str(path)})
+        cfg = PolarisTrainConfig.model_validate(data | {"source_path": str(path)})
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '<top>'}: {err['msg']}" for err in exc.errors()
-        )
-        raise TrainConfigError(f"{path}: invalid training config: {problems}") from exc
+        problems = "; ".join(_describe(err) for err in exc.errors())
+        raise TrainConfigError(f"{path}: invalid training config: {problems}") from None
+    check_grpo_keys(cfg.grpo, path)
+    return cfg

@@ -10,6 +10,11 @@ One row per prompt:
 * ``reasoning`` or ``ground_truth_reasoning`` (optional): the plan that goes in the
   think tags of the reference row when the model thinks.
 * ``uid`` (optional): kept for logs.
+* ``extra_info``, ``source``, ``data_source``, ``ability``, ``reward_model``: metadata
+  of the authors' (verl) files, accepted and not read.
+
+Any other column is an error naming it (a misspelt ``story`` would otherwise turn HRI
+off without a word), unless the recipe lists it in ``data.ignore_columns``.
 
 ``load_train_rows`` returns the rows in the columns the trainer and reward read:
 ``prompt`` (as given), ``prompt_text`` (the user's text, what the judge sees),
@@ -19,15 +24,19 @@ malformed row is reported at once, with its row number.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from polaris_bench.metrics.length import parse_target
 
 REASONING_KEYS = ("reasoning", "ground_truth_reasoning")
-KNOWN_KEYS = {"prompt", "story", "target_word_count", "uid", "extra_info", "source", *REASONING_KEYS}
+READ_KEYS = {"prompt", "story", "target_word_count", "uid", *REASONING_KEYS}
+METADATA_KEYS = {"extra_info", "source", "data_source", "ability", "reward_model"}
+KNOWN_KEYS = READ_KEYS | METADATA_KEYS
 
 
 class TrainDataError(ValueError):
@@ -127,11 +136,30 @@ def _target(row: dict[str, Any], prompt_text: str, problems: list[str]) -> int |
     return parsed
 
 
-def normalize_rows(records: list[dict[str, Any]], source: str = "<rows>") -> list[dict[str, Any]]:
+def check_columns(records: list[dict[str, Any]], source: str, ignore: Sequence[str] = ()) -> None:
+    """Every column must be one this schema knows or one the recipe ignores."""
+    allowed = KNOWN_KEYS | set(ignore)
+    unknown = sorted({k for row in records if isinstance(row, dict) for k in row} - allowed)
+    if not unknown:
+        return
+    hints = []
+    for col in unknown:
+        close = difflib.get_close_matches(col, sorted(READ_KEYS), n=1)
+        hints.append(f"{col!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    raise TrainDataError(
+        f"{source}: unknown column(s) {', '.join(hints)}; the training schema reads "
+        f"{', '.join(sorted(READ_KEYS))}. List columns to skip in data.ignore_columns."
+    )
+
+
+def normalize_rows(
+    records: list[dict[str, Any]], source: str = "<rows>", ignore_columns: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     """Validate rows and map them to the trainer's columns; raises ``TrainDataError``
-    listing every malformed row."""
+    listing every malformed row (and any unknown column)."""
     if not records:
         raise TrainDataError(f"{source}: no rows")
+    check_columns(records, source, ignore_columns)
     out: list[dict[str, Any]] = []
     errors: list[str] = []
     forms: set[str] = set()
@@ -170,11 +198,13 @@ def normalize_rows(records: list[dict[str, Any]], source: str = "<rows>") -> lis
     return out
 
 
-def load_train_rows(path: str | Path, limit: int | None = None) -> list[dict[str, Any]]:
+def load_train_rows(
+    path: str | Path, limit: int | None = None, ignore_columns: Sequence[str] = ()
+) -> list[dict[str, Any]]:
     records = read_records(path)
     if limit is not None:
         records = records[:limit]
-    return normalize_rows(records, str(path))
+    return normalize_rows(records, str(path), ignore_columns)
 
 
 def prompt_token_count(row: dict[str, Any], tokenizer: Any, chat_template_kwargs: dict[str, Any]) -> int:

@@ -21,9 +21,18 @@ A reference longer than ``max_completion_length`` tokens is not cut: that group'
 slot is sampled like the others, and the skip is counted. ``hri.enabled: false`` gives
 the paper's no-HRI ablation (all G rows sampled).
 
+A reference the chat template cannot render as an assistant turn (the template raises,
+or drops the story or its reasoning) is written with ``hri.think_format`` instead: a
+warning names the row and the reason, and ``hri/ref_template_fallback`` counts such rows
+per step. If the template fails on every reference of the training set, the trainer
+refuses to start: the reference rows would not be in the policy's own format.
+
 If every judgment of a generation batch fails, the optimizer steps that would train on
 it are skipped (gradients dropped before ``optimizer.step``), with a warning and the
-``train/skipped_step`` metric.
+``train/skipped_step`` metric. That is the one case where a reference advantage is
+legitimately NaN (no reward at all); it is set to 0 and counted
+(``hri/ref_advantage_nan``). A NaN reference advantage in a batch that has rewards is
+an error.
 
 The subclass overrides three internals of TRL 1.16.0 (``_generate_and_score_completions``,
 ``_generate_single_turn``, ``_calculate_rewards``) and relies on the behaviour of a few
@@ -51,10 +60,10 @@ from trl.data_utils import is_conversational
 from trl.trainer.utils import nanstd
 
 from polaris_bench.train.config import HRISection
+from polaris_bench.train.grpo_keys import PINNED_TRL_VERSION
 
 log = logging.getLogger(__name__)
 
-PINNED_TRL_VERSION = "1.16.0"
 # sha256 of inspect.getsource(GRPOTrainer.<name>) in TRL 1.16.0: the methods this
 # subclass overrides, and the ones whose behaviour it depends on (per-row prompt ids
 # reaching _generate_single_turn; NaN rewards dropped from group statistics; the
@@ -143,6 +152,8 @@ class HRIGRPOTrainer(GRPOTrainer):
         self._hri_last: dict[str, Any] | None = None
         self._skip_generation = False
         self._ref_cache: dict[tuple[str, str, str], list[int]] = {}
+        # references the chat template could not render, and why (same keys)
+        self._ref_fallback: dict[tuple[str, str, str], str] = {}
         if hri.enabled:
             if self.tools or self.rollout_func is not None or self.environment_factories is not None:
                 raise ValueError("HRI does not support tools, rollout_func or environments; set hri.enabled: false")
@@ -150,6 +161,7 @@ class HRIGRPOTrainer(GRPOTrainer):
                 raise ValueError("HRI needs num_generations >= 3 (two sampled rows for the group std + the reference)")
             if self.multi_objective_aggregation != "sum_then_normalize":
                 raise ValueError("HRI supports multi_objective_aggregation='sum_then_normalize' only")
+            self._check_reference_templates()
         self.add_callback(_SkipFailedSteps(self))
 
     # -- the reference row ---------------------------------------------------------
@@ -158,37 +170,83 @@ class HRIGRPOTrainer(GRPOTrainer):
         step = self.state.global_step if step is None else step
         return hri_weight(step, self.hri.peak_weight, self.hri.warmup_steps)
 
-    def _render_reference(self, prompt: Any, story: str, reasoning: str) -> str:
-        """The reference as completion text, in the form the policy's completions take."""
-        if is_conversational({"prompt": prompt}):
-            message: dict[str, str] = {"role": "assistant", "content": story}
-            if reasoning:
-                message["reasoning_content"] = reasoning
-            try:
-                kwargs = dict(tokenize=False, chat_template=self.chat_template, **self.chat_template_kwargs)
-                head = self.processing_class.apply_chat_template(prompt, add_generation_prompt=True, **kwargs)
-                full = self.processing_class.apply_chat_template([*prompt, message], **kwargs)
-            except Exception as exc:  # a template that cannot render an assistant turn
-                log.debug("chat template cannot render the reference: %s", exc)
-            else:
-                tail = full[len(head) :] if full.startswith(head) else None
-                if tail is not None and story in tail and (not reasoning or reasoning in tail):
-                    return tail
+    def _reference_parts(self, row: dict[str, Any]) -> tuple[str, str]:
+        story = (row.get("reference_story") or "").strip()
+        reasoning = (row.get("reference_reasoning") or "").strip() if self.hri.use_reasoning else ""
+        return story, reasoning
+
+    def _render_reference(self, prompt: Any, story: str, reasoning: str) -> tuple[str, str | None]:
+        """The reference as completion text, in the form the policy's completions take,
+        and why the chat template could not give it (None when it did). Text prompts
+        have no template: their reference is ``hri.think_format`` (or the story) by design."""
+        fallback = self.hri.think_format.format(reasoning=reasoning, story=story) if reasoning else story
+        if not is_conversational({"prompt": prompt}):
+            return fallback, None
+        message: dict[str, str] = {"role": "assistant", "content": story}
         if reasoning:
-            return self.hri.think_format.format(reasoning=reasoning, story=story)
-        return story
+            message["reasoning_content"] = reasoning
+        try:
+            kwargs = dict(tokenize=False, chat_template=self.chat_template, **self.chat_template_kwargs)
+            head = self.processing_class.apply_chat_template(prompt, add_generation_prompt=True, **kwargs)
+            full = self.processing_class.apply_chat_template([*prompt, message], **kwargs)
+        except Exception as exc:  # noqa: BLE001  (any template error; reported, never silent)
+            return fallback, f"the chat template raised {type(exc).__name__}: {exc}"
+        if not full.startswith(head):
+            return fallback, "the rendered conversation does not start with the rendered generation prompt"
+        tail = full[len(head) :]
+        if story not in tail:
+            return fallback, "the template dropped the story from the assistant turn"
+        if reasoning and reasoning not in tail:
+            return fallback, "the template dropped the reasoning (reasoning_content) from the assistant turn"
+        return tail, None
+
+    def _check_reference_templates(self) -> None:
+        """Render every reference of the training set once; refuse to start when the
+        chat template can render none of them."""
+        dataset = self.train_dataset
+        if dataset is None or "reference_story" not in getattr(dataset, "column_names", []):
+            return
+        tried = 0
+        failed: Counter[str] = Counter()
+        for row in dataset:
+            story, reasoning = self._reference_parts(row)
+            if not story or not is_conversational({"prompt": row["prompt"]}):
+                continue
+            tried += 1
+            _, reason = self._render_reference(row["prompt"], story, reasoning)
+            if reason is not None:
+                failed[reason] += 1
+        if not failed:
+            return
+        reasons = "; ".join(f"{n} x {r}" for r, n in failed.most_common(3))
+        total = sum(failed.values())
+        if total == tried:
+            raise ValueError(
+                f"HRI: the chat template cannot render any of the {tried} reference stories as an assistant "
+                f"turn ({reasons}). Fix the template or model.chat_template_kwargs, set hri.use_reasoning: "
+                "false if it drops reasoning_content, or train without HRI (hri.enabled: false)."
+            )
+        log.warning(
+            "HRI: the chat template cannot render %d of %d reference stories (%s); those rows are written "
+            "with hri.think_format instead (counted per step as hri/ref_template_fallback)",
+            total, tried, reasons,
+        )
 
     def reference_completion_ids(self, row: dict[str, Any]) -> list[int] | None:
         """Token ids of the row's reference, ending with EOS; None when it has none or
         it is longer than ``max_completion_length`` (counted as skipped)."""
-        story = (row.get("reference_story") or "").strip()
+        story, reasoning = self._reference_parts(row)
         if not story:
             return None
-        reasoning = (row.get("reference_reasoning") or "").strip() if self.hri.use_reasoning else ""
-        key = (repr(row["prompt"]), story, reasoning)
+        key = self._reference_key(row)
         ids = self._ref_cache.get(key)
         if ids is None:
-            text = self._render_reference(row["prompt"], story, reasoning)
+            text, reason = self._render_reference(row["prompt"], story, reasoning)
+            if reason is not None:
+                self._ref_fallback[key] = reason
+                log.warning(
+                    "HRI reference of row %s: %s; using hri.think_format for it", row.get("uid", "?"), reason
+                )
             ids = self._tokenizer(text, add_special_tokens=False)["input_ids"]
             eos = set(self.eos_token_ids)
             end = next((j for j, t in enumerate(ids) if t in eos), None)
@@ -198,10 +256,14 @@ class HRIGRPOTrainer(GRPOTrainer):
             return None
         return list(ids)
 
+    def _reference_key(self, row: dict[str, Any]) -> tuple[str, str, str]:
+        story, reasoning = self._reference_parts(row)
+        return (repr(row["prompt"]), story, reasoning)
+
     def _plan_references(self, inputs: list[dict[str, Any]], num_generations: int) -> list[list[int] | None]:
         plan: list[list[int] | None] = [None] * len(inputs)
         offset = self.accelerator.process_index * len(inputs)
-        missing = too_long = 0
+        missing = too_long = fallback = 0
         for i, row in enumerate(inputs):
             if (offset + i) % num_generations != num_generations - 1:
                 continue
@@ -213,14 +275,17 @@ class HRIGRPOTrainer(GRPOTrainer):
                 too_long += 1
                 continue
             plan[i] = ids
-        counts = gather(torch.tensor([missing, too_long], device=self.accelerator.device).unsqueeze(0))
-        missing, too_long = (int(x) for x in counts.sum(dim=0).tolist())
+            fallback += self._reference_key(row) in self._ref_fallback
+        counts = gather(torch.tensor([missing, too_long, fallback], device=self.accelerator.device).unsqueeze(0))
+        missing, too_long, fallback = (int(x) for x in counts.sum(dim=0).tolist())
         self.hri_stats["skipped_too_long"] += too_long
         self.hri_stats["missing_reference"] += missing
+        self.hri_stats["ref_template_fallback"] += fallback
         metrics = self._metrics["train"]
         metrics["hri/skipped_too_long"].append(float(too_long))
         metrics["hri/skipped_too_long_total"].append(float(self.hri_stats["skipped_too_long"]))
         metrics["hri/missing_reference"].append(float(missing))
+        metrics["hri/ref_template_fallback"].append(float(fallback))
         if too_long:
             log.warning(
                 "%d reference(s) longer than max_completion_length=%s skipped (not truncated)",
@@ -344,7 +409,21 @@ class HRIGRPOTrainer(GRPOTrainer):
         raw = rewards - mean
         if std is not None:
             raw = raw / (std + self.hri.eps)
-        raw = torch.nan_to_num(raw, nan=0.0)
+        nan_ref = torch.isnan(raw) & ref_mask
+        n_nan = int(nan_ref.sum().item())
+        metrics["hri/ref_advantage_nan"].append(float(n_nan))
+        if n_nan:
+            if not last["all_failed"]:
+                i = int(nan_ref.nonzero()[0, 0])
+                raise RuntimeError(
+                    f"HRI: {n_nan} reference advantage(s) are NaN in a batch that has rewards (row {i}: reward "
+                    f"{rewards[i].item()}, group mean {mean[i].item()}, std "
+                    f"{std[i].item() if std is not None else 'unused'}); a reward function returned None for "
+                    "some rows only, which the reference advantage cannot use"
+                )
+            # every judgment failed: no reward anywhere, the step is skipped (see _SkipFailedSteps)
+            log.warning("HRI: %d reference advantage(s) are NaN (every judgment failed); set to 0", n_nan)
+        raw = raw.masked_fill(nan_ref, 0.0)
         weighted = weight * raw
         metrics["hri/ref_reward"].append(torch.nanmean(rewards[ref_mask]).item())
         metrics["hri/ref_advantage_raw"].append(raw[ref_mask].mean().item())

@@ -12,9 +12,13 @@ every completion it
 4. R = clip(w_sq*SQ - w_rep*self_rep - w_len*length_pen - w_blank*blank, -clip, clip)
    - thinking-length penalty - soft overlong penalty.
 
-All judge calls of a batch run at once, at most ``concurrency`` in flight. A story
-whose judgment fails (after the judge's own retries) gets the mean SQ of the batch's
-successful judgments; the count is logged. If every judgment fails the function
+All judge calls of a batch run at once, at most ``concurrency`` in flight. A failed
+judgment is one the judge could not give: every attempt errored or was unparseable
+(``Judgement.ok`` is false) or the story's ``judge.timeout_s`` ran out. It gets the
+mean SQ of the batch's successful judgments (the paper's rule), and the fill-in is
+counted (``reward/judge_failures``, ``reward/judge_failure_rate``, ``reward/sq_filled``)
+and logged as a warning with the reasons. Anything else raised while judging (an
+interrupt, a cancellation, a bug) propagates. If every judgment fails the function
 returns ``None`` for every row: TRL then gives the batch no advantage and the HRI
 trainer skips the optimizer step (see ``hri_trainer``), rather than training on
 invented zeros.
@@ -28,6 +32,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -43,7 +49,12 @@ from polaris_bench.metrics.length import (
 )
 from polaris_bench.metrics.repetition import self_repetition
 from polaris_bench.story import strip_thinking
-from polaris_bench.train.config import JudgeSection, RewardSection
+from polaris_bench.train.config import (
+    JudgeSection,
+    OverlongPenalty,
+    RewardSection,
+    ThinkingPenalty,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +72,7 @@ class RowReward:
     think_tokens: int
     completion_tokens: int | None
     words: int
+    ended: bool | None  # ended with an end-of-sequence token (None: no token ids)
     judge_ok: bool
     judge_error: str | None = None
     sq_filled: bool = False  # SQ is the batch mean of the others
@@ -110,19 +122,37 @@ def overlong_penalty(length: int | None, max_length: int | None, buffer: int, fa
     return factor * min(1.0, (length - start) / buffer)
 
 
-def thinking_penalty(think_tokens: int, cfg: Any) -> float:
+def row_overlong_penalty(
+    length: int | None, ended: bool | None, max_length: int | None, cfg: OverlongPenalty
+) -> float:
+    """The overlong cost of one completion under ``cfg.apply_to``: ``truncated`` charges
+    only a completion that did not end with EOS (the authors' code), ``all`` charges by
+    length alone (DAPO's rule)."""
+    if not cfg.enabled:
+        return 0.0
+    if cfg.apply_to == "truncated" and ended is not False:
+        return 0.0
+    return overlong_penalty(length, max_length, cfg.buffer_tokens, cfg.factor)
+
+
+def thinking_penalty(think_tokens: int, cfg: ThinkingPenalty) -> float:
     if not cfg.enabled or think_tokens <= cfg.cap_tokens:
         return 0.0
     cost = cfg.per_token * (think_tokens - cfg.cap_tokens)
     return cost if cfg.max_penalty is None else min(cfg.max_penalty, cost)
 
 
-class ThinkCounter:
-    """Counts a completion's thinking tokens: the tokens before ``</think>`` (all of
-    them when a ``<think>`` is never closed)."""
+_THINK_TAG = re.compile(r"</?think>", re.IGNORECASE)
 
-    def __init__(self, tokenizer: Any | None):
+
+class ThinkCounter:
+    """Counts a completion's thinking tokens: the tokens up to ``</think>`` (the closing
+    token included when ``count_close_tag``). A completion without ``</think>`` has none,
+    unless ``count_unclosed`` and it opened a ``<think>``: then every token counts."""
+
+    def __init__(self, tokenizer: Any | None, cfg: ThinkingPenalty | None = None):
         self.tokenizer = tokenizer
+        self.cfg = cfg if cfg is not None else ThinkingPenalty()
         self.close_id: int | None = None
         if tokenizer is not None:
             ids = tokenizer("</think>", add_special_tokens=False)["input_ids"]
@@ -131,18 +161,43 @@ class ThinkCounter:
 
     def count(self, text: str, ids: Sequence[int] | None) -> int:
         lower = text.lower()
-        if "<think>" not in lower and "</think>" not in lower:
+        closed = "</think>" in lower
+        if not closed and not (self.cfg.count_unclosed and "<think>" in lower):
             return 0
+        tag = 1 if closed and self.cfg.count_close_tag else 0
         if ids is not None and self.close_id is not None:
             ids = list(ids)
-            return ids.index(self.close_id) if self.close_id in ids else len(ids)
-        if "</think>" in lower:
-            thinking = text[: lower.index("</think>")]
+            return ids.index(self.close_id) + tag if self.close_id in ids else len(ids)
+        if closed:
+            end = lower.index("</think>")
+            thinking = text[: end + len("</think>")] if tag else text[:end]
         else:
             thinking = text
         if self.tokenizer is not None:
             return len(self.tokenizer(thinking, add_special_tokens=False)["input_ids"])
-        return count_words(thinking)  # no tokenizer: words as a stand-in
+        # no tokenizer: words stand in for tokens (the tags are not words), the closing tag one
+        return count_words(_THINK_TAG.sub(" ", thinking)) + tag
+
+
+def end_token_ids(tokenizer: Any | None) -> set[int]:
+    """Ids that end a finished completion: EOS and pad, as TRL's clipped-ratio test has it."""
+    if tokenizer is None:
+        return set()
+    ids = {getattr(tokenizer, "eos_token_id", None), getattr(tokenizer, "pad_token_id", None)}
+    return {i for i in ids if isinstance(i, int)}
+
+
+def _short(text: str, limit: int = 240) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def failure_reasons(rows: list[RowReward], limit: int = 3) -> str:
+    """The distinct reasons of the failed judgments, most frequent first, with counts."""
+    counts = Counter(_short(r.judge_error or "unknown") for r in rows if not r.judge_ok)
+    shown = [f"{n} x {reason}" for reason, n in counts.most_common(limit)]
+    more = len(counts) - len(shown)
+    return "; ".join(shown) + (f"; and {more} other reason(s)" if more else "")
 
 
 def build_grader(judge: JudgeSection) -> Model:
@@ -172,6 +227,7 @@ class StoryReward:
         timeout_s: float | None = None,
         tokenizer: Any | None = None,
         max_completion_length: int | None = None,
+        eos_token_ids: Sequence[int] | None = None,
     ) -> None:
         self.__name__ = "polaris_reward"  # TRL names the reward metrics after it
         self.rubric = load_rubric(rubric) if isinstance(rubric, str) else rubric
@@ -182,10 +238,20 @@ class StoryReward:
         self.cfg = reward
         self.concurrency = concurrency
         self.timeout_s = timeout_s
-        self.think = ThinkCounter(tokenizer)
+        self.think = ThinkCounter(tokenizer, reward.thinking)
+        # A completion whose last id is one of these finished; the trainer passes its
+        # generation EOS ids (``set_eos_token_ids``).
+        self.end_ids = end_token_ids(tokenizer) | set(eos_token_ids or ())
         self.max_length = reward.overlong.max_length or max_completion_length
+        o = reward.overlong
+        if o.enabled and o.apply_to == "truncated" and self.max_length and not self.end_ids:
+            raise ValueError(
+                "reward.overlong.apply_to=truncated must tell finished completions from cut ones: "
+                "pass tokenizer= or eos_token_ids="
+            )
         self.last: BatchReward | None = None
         self.total_failures = 0
+        self.total_filled = 0
         self.total_skipped_batches = 0
 
     @classmethod
@@ -210,21 +276,27 @@ class StoryReward:
             max_completion_length=max_completion_length,
         )
 
+    def set_eos_token_ids(self, ids: Sequence[int]) -> None:
+        """The generation's end-of-sequence ids (TRL's ``trainer.eos_token_ids``)."""
+        self.end_ids |= {int(i) for i in ids}
+
     # -- judging ---------------------------------------------------------------------
 
-    async def _judge_one(self, sem: asyncio.Semaphore, prompt: str, story: str) -> Judgement | BaseException:
+    async def _judge_one(self, sem: asyncio.Semaphore, prompt: str, story: str) -> Judgement | str:
+        """A ``Judgement`` (``ok`` false when every attempt failed), or the reason the
+        story's time ran out. ``judge_story`` already turns provider errors into failed
+        attempts, so anything else raised here (an interrupt, a cancellation, a bug in
+        the judging code) is not a failed judgment and propagates."""
         async with sem:
-            try:
-                call = judge_story(self.rubric, prompt, story, self.grader, self.judge_config)
-                if self.timeout_s is not None:
-                    return await asyncio.wait_for(call, self.timeout_s)
+            call = judge_story(self.rubric, prompt, story, self.grader, self.judge_config)
+            if self.timeout_s is None:
                 return await call
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:  # a judge that blew up counts as a failed judgment
-                return exc
+            try:
+                return await asyncio.wait_for(call, self.timeout_s)
+            except TimeoutError:
+                return f"TimeoutError: no judgment within judge.timeout_s={self.timeout_s:g} s"
 
-    async def judge_all(self, prompts: list[str], stories: list[str]) -> list[Judgement | BaseException]:
+    async def judge_all(self, prompts: list[str], stories: list[str]) -> list[Judgement | str]:
         sem = asyncio.Semaphore(self.concurrency)  # created on the running loop
         return await asyncio.gather(*(self._judge_one(sem, p, s) for p, s in zip(prompts, stories)))
 
@@ -248,8 +320,8 @@ class StoryReward:
             words = count_words(story, self.cfg.word_count)
             ok = isinstance(judged, Judgement) and judged.ok
             error = None
-            if isinstance(judged, BaseException):
-                error = f"{type(judged).__name__}: {judged}"
+            if isinstance(judged, str):
+                error = judged
             elif not ok:
                 error = judged.unscored_reason
             rows.append(
@@ -261,6 +333,7 @@ class StoryReward:
                     think_tokens=self.think.count(text, ids),
                     completion_tokens=len(ids) if ids is not None else None,
                     words=words,
+                    ended=(len(ids) > 0 and int(ids[-1]) in self.end_ids) if ids is not None else None,
                     judge_ok=ok,
                     judge_error=error,
                 )
@@ -274,10 +347,7 @@ class StoryReward:
             if r.sq is None and fill is not None:
                 r.sq, r.sq_filled = fill, True
             r.think_pen = thinking_penalty(r.think_tokens, c.thinking)
-            if c.overlong.enabled:
-                r.overlong_pen = overlong_penalty(
-                    r.completion_tokens, self.max_length, c.overlong.buffer_tokens, c.overlong.factor
-                )
+            r.overlong_pen = row_overlong_penalty(r.completion_tokens, r.ended, self.max_length, c.overlong)
             if r.sq is None:  # every judgment failed: no reward at all
                 r.total = None
                 continue
@@ -288,18 +358,20 @@ class StoryReward:
         batch.totals = [r.total for r in rows]
         batch.elapsed_s = loop.time() - t0
         self.total_failures += failures
+        self.total_filled += sum(r.sq_filled for r in rows)
         if failures:
+            reasons = failure_reasons(rows)
             if batch.all_failed:
                 self.total_skipped_batches += 1
                 log.warning(
-                    "all %d judge calls of this batch failed (first error: %s); the batch gets no "
-                    "reward and its step is skipped",
-                    len(rows),
-                    next((r.judge_error for r in rows if r.judge_error), "unknown"),
+                    "all %d judgments of this batch failed; the batch gets no reward and its step is "
+                    "skipped. Reasons: %s", len(rows), reasons,
                 )
             else:
                 log.warning(
-                    "%d of %d judge calls failed; their SQ is the batch mean %.4f", failures, len(rows), fill
+                    "%d of %d judgments failed; their SQ is the batch mean %.4f of the %d judged "
+                    "stories (the paper's rule). Reasons: %s",
+                    failures, len(rows), fill, len(rows) - failures, reasons,
                 )
         self.last = batch
         return batch
@@ -327,6 +399,7 @@ class StoryReward:
             for name in ("sq", "self_rep", "length_pen", "blank", "overlong_pen", "think_pen"):
                 log_extra(name, [r.value(name) for r in batch.rows])
             log_extra("judge_ok", [int(r.judge_ok) for r in batch.rows])
+            log_extra("sq_filled", [int(r.sq_filled) for r in batch.rows])
             if hri_reference is not None:
                 log_extra("hri_reference", [int(bool(x)) for x in hri_reference])
         return batch.totals
@@ -352,5 +425,6 @@ class StoryReward:
                     log_metric(f"{prefix}/{name}", m)
         log_metric("reward/judge_failures", float(batch.failures))
         log_metric("reward/judge_failure_rate", batch.failures / max(1, len(batch.rows)))
+        log_metric("reward/sq_filled", float(sum(r.sq_filled for r in batch.rows)))
         log_metric("reward/all_judgments_failed", float(batch.all_failed))
         log_metric("reward/judge_phase_s", batch.elapsed_s)

@@ -11,6 +11,11 @@ output dir unless told otherwise), and writes next to TRL's checkpoints:
   advantage before and after the ramp weight);
 * ``final/``: the trained model and tokenizer, loadable with ``--model hf/<dir>``;
 * ``train_summary.json``: wall time, steps, skipped references and steps, judge failures.
+
+A run whose newest checkpoint already reached its last step is finished: running the
+recipe again loads nothing, trains nothing, leaves ``train_summary.json`` as it is and
+says so. To train further, ask for more steps (``--max-steps N`` above the checkpoint's
+step); to start over, use a new ``--output-dir``.
 """
 
 from __future__ import annotations
@@ -69,8 +74,9 @@ def grpo_args(cfg: PolarisTrainConfig, output_dir: Path):
         kwargs.setdefault("model_init_kwargs", {}).setdefault("dtype", cfg.model.dtype)
     try:
         return GRPOConfig(**kwargs)
-    except TypeError as exc:
-        raise TrainConfigError(f"{cfg.source_path}: grpo section: {exc}") from exc
+    except (TypeError, ValueError) as exc:  # TRL's and transformers' own value checks
+        detail = " ".join(str(exc).split())
+        raise TrainConfigError(f"{cfg.source_path}: grpo section: {detail}") from exc
 
 
 def build_trainer(
@@ -86,7 +92,8 @@ def build_trainer(
     from polaris_bench.train.reward import StoryReward
 
     out = Path(output_dir) if output_dir is not None else cfg.output_dir
-    rows = load_train_rows(cfg.resolve(cfg.data.train), cfg.data.limit)
+    rows = load_train_rows(cfg.resolve(cfg.data.train), cfg.data.limit, cfg.data.ignore_columns)
+    args = grpo_args(cfg, out)  # TRL checks the values before any model is loaded
     if cfg.model.tiny is not None:
         from polaris_bench.train.tiny_model import build_tiny
 
@@ -105,7 +112,6 @@ def build_trainer(
         log.warning("dropped %d prompt(s) longer than %d tokens", dropped, cfg.data.max_prompt_tokens)
     if not rows:
         raise TrainDataError("no training rows left after dropping long prompts")
-    args = grpo_args(cfg, out)
     reward = StoryReward.from_config(
         cfg.judge, cfg.reward, tokenizer=tokenizer, max_completion_length=args.max_completion_length, grader=grader
     )
@@ -119,7 +125,11 @@ def build_trainer(
         hri_rows_path=str(out / cfg.hri_rows_file),
         callbacks=[_metrics_callback(out / cfg.metrics_file), *(callbacks or [])],
     )
+    reward.set_eos_token_ids(trainer.eos_token_ids)  # the generation's EOS ids (overlong penalty)
     return trainer, reward
+
+
+SUMMARY_FILE = "train_summary.json"
 
 
 def resolve_resume(resume: str | None, output_dir: Path) -> str | None:
@@ -134,12 +144,57 @@ def resolve_resume(resume: str | None, output_dir: Path) -> str | None:
     return resume
 
 
+def checkpoint_step(checkpoint: str) -> tuple[int, int]:
+    """(global_step, max_steps) recorded in a TRL checkpoint's trainer_state.json."""
+    path = Path(checkpoint) / "trainer_state.json"
+    try:
+        state = json.loads(path.read_text())
+        return int(state["global_step"]), int(state["max_steps"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TrainConfigError(f"{path}: not a readable trainer state ({exc})") from exc
+
+
+def finished_at(cfg: PolarisTrainConfig, checkpoint: str | None) -> int | None:
+    """The step a resumed run already finished at, or None if it has steps to go.
+
+    The target is ``grpo.max_steps`` when the recipe sets it, else the step count the
+    run computed for itself (from its epochs) and recorded in the checkpoint."""
+    if checkpoint is None:
+        return None
+    step, recorded_max = checkpoint_step(checkpoint)
+    requested = int(cfg.grpo.get("max_steps", -1) or -1)
+    target = requested if requested > 0 else recorded_max
+    return step if target > 0 and step >= target else None
+
+
+def _existing_run(out: Path) -> list[str]:
+    found = sorted(p.name for p in out.glob("checkpoint-*")) if out.is_dir() else []
+    if (out / SUMMARY_FILE).exists():
+        found.append(SUMMARY_FILE)
+    return found
+
+
 def train(cfg: PolarisTrainConfig, *, grader: Any | None = None, output_dir: str | Path | None = None) -> dict[str, Any]:
-    """Run a recipe; returns the summary written to ``train_summary.json``."""
+    """Run a recipe; returns the summary written to ``train_summary.json`` (for a run
+    that was already finished: the summary it wrote then, untouched, with ``already_finished``)."""
     started = time.time()
     out = Path(output_dir) if output_dir is not None else cfg.output_dir
-    trainer, reward = build_trainer(cfg, grader=grader, output_dir=out)
     checkpoint = resolve_resume(cfg.resume, out)
+    if checkpoint is None and cfg.resume in (None, "", "none", "false") and _existing_run(out):
+        raise TrainConfigError(
+            f"{out} already holds a run ({', '.join(_existing_run(out)[:3])}); with resume: none it would be "
+            "overwritten. Use another --output-dir, or --resume auto to continue it."
+        )
+    done = finished_at(cfg, checkpoint)
+    if done is not None:
+        log.info(
+            "%s: this run is finished (%s is at step %d); nothing to do. To train further, pass --max-steps "
+            "above %d.", out, Path(checkpoint).name, done, done,
+        )
+        summary_path = out / SUMMARY_FILE
+        previous = json.loads(summary_path.read_text()) if summary_path.exists() else {"global_step": done}
+        return {**previous, "already_finished": True}
+    trainer, reward = build_trainer(cfg, grader=grader, output_dir=out)
     if checkpoint:
         log.info("resuming from %s", checkpoint)
     result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -154,13 +209,14 @@ def train(cfg: PolarisTrainConfig, *, grader: Any | None = None, output_dir: str
         "hri_enabled": cfg.hri.enabled,
         "hri": dict(trainer.hri_stats),
         "judge_failures": reward.total_failures,
+        "sq_filled_with_batch_mean": reward.total_filled,
         "batches_without_any_judgment": reward.total_skipped_batches,
         "final_model": str(final),
         "metrics": str(out / cfg.metrics_file),
         "hri_rows": str(out / cfg.hri_rows_file),
     }
     if trainer.accelerator.is_main_process:
-        (out / "train_summary.json").write_text(json.dumps(summary, indent=2))
+        (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     return summary
 
 
@@ -210,6 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     except (TrainConfigError, TrainDataError) as exc:
         print(f"polaris train: {exc}", file=sys.stderr)
         return 2
+    if summary.get("already_finished"):
+        print(
+            f"polaris train: {cfg.output_dir} is already finished at step {summary.get('global_step')}; "
+            "nothing trained (pass --max-steps above it to train further)",
+            file=sys.stderr,
+        )
     print(json.dumps(summary, indent=2))
     return 0
 
