@@ -10,7 +10,7 @@ async def test_retry_recovers_and_varies_the_seed(sq_rubric):
     model = scripted_model(["not json", valid_reply(sq_rubric, {"P1": 9})], calls)
     j = await judge_story(sq_rubric, "Prompt. Your story should be approximately 900 words long.", STORY, model)
     assert j.ok and j.attempts == 2 and j.scores["P1"] == 9 and j.result["overall"] == 9
-    assert j.errors and "not a bare JSON object" in j.errors[0]
+    assert j.errors == ["reply is not a bare JSON object (starts with 'not json')"]
     assert calls[0].seed != calls[1].seed  # so a response cache cannot replay the bad reply
     assert calls[0].response_schema is not None and calls[0].response_schema.name == "story_quality_judgement"
 
@@ -20,9 +20,11 @@ async def test_gives_up_unscored_with_every_reason(sq_rubric):
     j = await judge_story(sq_rubric, "Prompt.", STORY, model, JudgeConfig(max_attempts=3))
     assert not j.ok and j.result is None and j.scores is None and j.attempts == 3
     reason = j.unscored_reason
-    assert "attempt 1: empty reply" in reason
-    assert "attempt 2: reply is not a bare JSON object" in reason
-    assert "attempt 3: judge call failed: RuntimeError: provider down" in reason
+    assert reason == (
+        "attempt 1: empty reply; "
+        "attempt 2: reply is not a bare JSON object (starts with '```json\\n{}\\n```'); "
+        "attempt 3: judge call failed: RuntimeError: provider down"
+    )
     assert j.metadata()["unscored_reason"] == reason
 
 

@@ -137,9 +137,73 @@ def test_schema_has_every_criterion_with_ranges(sq_rubric):
     schema = response_json_schema(sq_rubric)
     crit = schema["properties"]["criteria"]
     assert crit["required"] == [c.id for c in sq_rubric.criteria]
-    assert crit["properties"]["P2"]["properties"]["score"] == {"type": "integer", "minimum": 0, "maximum": 20}
+    assert crit["properties"]["P2"]["properties"]["score"] == {
+        "type": "integer", "enum": list(range(0, 21)), "minimum": 0, "maximum": 20,
+    }
+    quotes = crit["properties"]["P2"]["properties"]["quotes"]
+    assert quotes["maxItems"] == sq_rubric.evidence.max_quotes == 2
+    assert quotes["minItems"] == 0  # a 0 on a 0-based scale may come without a quote
     compact = response_json_schema(sq_rubric, compact=True)["properties"]["criteria"]["properties"]
-    assert compact["N8"] == {"type": "integer", "minimum": 0, "maximum": 8}
+    assert compact["N8"] == {"type": "integer", "enum": list(range(0, 9)), "minimum": 0, "maximum": 8}
+    elo = response_json_schema(load_rubric("story_elo"))["properties"]["criteria"]["properties"]
+    assert elo["writing_quality"]["properties"]["score"]["enum"] == list(range(-5, 6))
+    assert elo["writing_quality"]["properties"]["quotes"]["minItems"] == 1  # signed margins always need evidence
+
+
+def _schema_as_sent(schema: dict, exclude: set[str] | None) -> dict:
+    from inspect_ai.util import JSONSchema
+    from inspect_ai.util._json import json_schema_dump
+
+    return json_schema_dump(JSONSchema.model_validate(schema), exclude=exclude)
+
+
+@pytest.mark.parametrize("name", ["story_quality", "eqbench_creative", "story_elo", "writingbench"])
+def test_ranges_survive_every_providers_schema_filter(name):
+    """What Inspect's providers do to a response schema before sending it: openai-api
+    and vllm drop ``schema_exclude_fields``, anthropic drops JSON_SCHEMA_EXTENDED_FIELDS,
+    google and openai send the whole dump. The enum of each score must survive all."""
+    from inspect_ai.model import get_model
+    from inspect_ai.util._json import JSON_SCHEMA_EXTENDED_FIELDS
+
+    rubric = load_rubric(name)
+    compat = get_model("openai-api/loop/judge", base_url="http://127.0.0.1:9/v1", api_key="k", memoize=False)
+    vllm = get_model("vllm/judge", base_url="http://127.0.0.1:9/v1", api_key="k", memoize=False)
+    filters = {
+        "openai-api": compat.api.schema_exclude_fields,
+        "vllm": vllm.api.schema_exclude_fields,
+        "anthropic": JSON_SCHEMA_EXTENDED_FIELDS,
+        "google/openai": None,
+    }
+    assert {"minimum", "maximum"} <= filters["openai-api"] and {"minimum", "maximum"} <= filters["vllm"]
+    for compact in (False, True):
+        for provider, exclude in filters.items():
+            sent = _schema_as_sent(response_json_schema(rubric, compact=compact), exclude)
+            for c in rubric.criteria:
+                entry = sent["properties"]["criteria"]["properties"][c.id]
+                score = entry if compact else entry["properties"]["score"]
+                assert score["type"] == "integer", (provider, c.id)
+                assert score["enum"] == list(range(c.min, c.max + 1)), (provider, c.id)
+
+
+def test_bundled_schemas_stay_within_openais_enum_limit():
+    # OpenAI's structured outputs accept at most 1,000 enum values in one schema.
+    for name in bundled_rubrics():
+        rubric = load_rubric(name)
+        assert sum(c.max - c.min + 1 for c in rubric.criteria) <= 1000, name
+
+
+def test_evidence_rules_are_validated(tmp_path):
+    data = yaml.safe_load((Path(__file__).resolve().parents[1] / "rubrics" / "story_quality.yaml").read_text())
+    path = tmp_path / "r.yaml"
+    for bad, match in (
+        ({"min_quotes": 3, "max_quotes": 2}, "min_quotes 3 > max_quotes 2"),
+        ({"max_quote_words": 0}, "max_quote_words"),
+        ({"min_quotes": -1}, "min_quotes"),
+        ({"min_quotes": 0, "max_quotes": 0, "require_quote_when_flagged": True}, "require_quote_when_flagged"),
+    ):
+        path.write_text(yaml.safe_dump(data | {"evidence": data["evidence"] | bad}))
+        with pytest.raises(RubricError, match=match):
+            load_rubric(path)
 
 
 def test_rubrics_ship_in_the_wheel(tmp_path):

@@ -2,9 +2,11 @@
 
 Only a bare JSON object is read: no prose around it, no code fences. Every criterion
 must be present, an integer (not a float, bool or string) within its range; unknown
-criteria are rejected; quotes must occur in the story (after normalising whitespace,
-quote marks and dashes); a negative, bonus or penalty above its minimum needs a quote.
-Totals and labels the judge reports are recorded, never used: the score is recomputed.
+criteria are rejected. In full mode the rubric's evidence rules hold for every
+criterion: at most ``max_quotes`` quotes of at most ``max_quote_words`` words each, each
+found in the story (after normalising whitespace, quote marks and dashes), and at least
+the number ``quotes_needed`` gives. Totals and labels the judge reports are recorded,
+never used: the score is recomputed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from polaris_bench.judging.rubric import Rubric
+from polaris_bench.judging.rubric import Criterion, EvidenceRules, Rubric
+from polaris_bench.metrics.length import count_words, has_cjk
 from polaris_bench.story import strip_thinking
 
 
@@ -54,6 +57,33 @@ def quote_in_story(quote: str, normalised_story: str) -> bool:
     return bool(parts) and all(p in normalised_story for p in parts)
 
 
+_WORD_CHAR = re.compile(r"\w")
+
+
+def quote_words(quote: str) -> int:
+    """Words in a quote as a judge counts them: whitespace-separated words (an
+    ellipsis or a lone dash is not a word); in CJK text each character is a word."""
+    if has_cjk(quote):
+        return count_words(quote, "longwriter")
+    return sum(1 for token in quote.split() if _WORD_CHAR.search(token))
+
+
+def quotes_needed(criterion: Criterion, score: int, rules: EvidenceRules) -> int:
+    """The fewest quotes a full-mode score must come with.
+
+    ``min_quotes`` holds for every criterion, except a 0 at the bottom of a 0-based
+    scale: that says the strength or the problem is absent, and there may be nothing in
+    the story to point at. (On scales that start elsewhere, such as story_elo's signed
+    -5..5 margins or a 1-10 scale, every score is a judgement that needs its evidence.)
+    ``require_quote_when_flagged`` asks for at least one quote where a negative, bonus
+    or penalty is above its minimum, even when ``min_quotes`` is 0."""
+    needed = 0 if score == criterion.min == 0 else rules.min_quotes
+    flagged = criterion.polarity != "positive" and score > criterion.min
+    if flagged and rules.require_quote_when_flagged:
+        needed = max(needed, 1)
+    return needed
+
+
 def _strict_int(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ReplyError(f"{where}: score must be an integer, got {type(value).__name__} {value!r}")
@@ -69,7 +99,7 @@ def parse_reply(text: str, rubric: Rubric, story: str, *, compact: bool = False)
     try:
         obj = json.loads(body)
     except json.JSONDecodeError as exc:
-        raise ReplyError(f"reply is not valid JSON: {exc.msg} at char {exc.pos}") from exc
+        raise ReplyError(f"reply is not valid JSON: {exc.msg} (char {exc.pos})") from exc
     if not isinstance(obj, dict):
         raise ReplyError("reply JSON is not an object")
     unknown_top = set(obj) - {"criteria", *rubric.reported}
@@ -116,10 +146,18 @@ def parse_reply(text: str, rubric: Rubric, story: str, *, compact: bool = False)
         quotes = [q for q in quotes if q.strip()]
         if len(quotes) > ev_rules.max_quotes:
             raise ReplyError(f"{c.id}: {len(quotes)} quotes, at most {ev_rules.max_quotes} allowed")
-        flagged = c.polarity != "positive" and score > c.min
-        if flagged and ev_rules.require_quote_when_flagged and not quotes:
-            raise ReplyError(f"{c.id}: score {score} needs a quote from the story as evidence")
+        needed = quotes_needed(c, score, ev_rules)
+        if len(quotes) < needed:
+            raise ReplyError(
+                f"{c.id}: score {score} needs at least {needed} quote(s) from the story as evidence, "
+                f"got {len(quotes)}"
+            )
         for q in quotes:
+            words = quote_words(q)
+            if words > ev_rules.max_quote_words:
+                raise ReplyError(
+                    f"{c.id}: quote of {words} words, at most {ev_rules.max_quote_words} allowed: {q[:80]!r}"
+                )
             if not quote_in_story(q, norm_story):
                 raise ReplyError(f"{c.id}: quote not found in the story: {q[:80]!r}")
         justification = entry.get("justification", "")

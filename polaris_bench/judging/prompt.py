@@ -90,19 +90,41 @@ def render(rubric: Rubric, prompt: str, story: str, *, compact: bool = False) ->
     return RenderedPrompt(text=text, template_sha256=digest)
 
 
+def score_schema(low: int, high: int) -> dict[str, Any]:
+    """An integer in [low, high], stated so that every provider passes the range on.
+
+    Inspect's ``openai-api``, ``vllm`` and ``anthropic`` providers strip ``minimum`` and
+    ``maximum`` before sending a schema (some servers reject them), so those alone
+    leave a constrained decoder free to answer 9 on a 0-8 scale. An ``enum`` of the
+    allowed integers survives every provider and is enforced by constrained decoders
+    (vLLM, llguidance, OpenAI, Anthropic); ``minimum``/``maximum`` stay for providers
+    that keep them and for readers of the schema."""
+    return {"type": "integer", "enum": list(range(low, high + 1)), "minimum": low, "maximum": high}
+
+
 def response_json_schema(rubric: Rubric, *, compact: bool = False) -> dict[str, Any]:
-    """The JSON schema of a valid reply (ranges included, all keys required)."""
+    """The JSON schema of a valid reply (ranges included, all keys required).
+
+    ``minItems``/``maxItems`` on quotes are stated for readers and for local use, but
+    Inspect's ``JSONSchema`` has no array-size fields, so no provider receives them
+    (Anthropic would reject ``maxItems`` anyway); the parser enforces the quote
+    counts and the word limit, which JSON Schema cannot express."""
     ev = rubric.evidence
     criteria: dict[str, Any] = {}
     for c in rubric.criteria:
-        score = {"type": "integer", "minimum": c.min, "maximum": c.max}
+        score = score_schema(c.min, c.max)
         if compact:
             criteria[c.id] = score
             continue
         props: dict[str, Any] = {}
         if ev.justification:
             props["justification"] = {"type": "string"}
-        props["quotes"] = {"type": "array", "items": {"type": "string"}, "maxItems": ev.max_quotes}
+        props["quotes"] = {
+            "type": "array",
+            "items": {"type": "string"},
+            "minItems": ev.min_quotes if c.min != 0 else 0,  # a 0 at the bottom may have none
+            "maxItems": ev.max_quotes,
+        }
         props["score"] = score
         criteria[c.id] = {
             "type": "object",
@@ -124,4 +146,3 @@ def response_json_schema(rubric: Rubric, *, compact: bool = False) -> dict[str, 
         else:
             top[key] = {"type": "number"}
     return {"type": "object", "properties": top, "required": list(top), "additionalProperties": False}
-

@@ -54,12 +54,26 @@ class Criterion(_Strict):
 
 
 class EvidenceRules(_Strict):
+    """What a full-mode reply must back each score with; the parser enforces every
+    field (``polaris_bench.judging.parse``; compact replies carry no evidence)."""
+
     justification: bool = True
-    min_quotes: int = 1  # asked for on every criterion (the parser enforces below)
-    max_quotes: int = 2
-    max_quote_words: int = 12
-    # A quote is required where a negative (or a bonus/penalty) is above its minimum.
+    # Quotes per criterion. A 0 at the bottom of a 0-based scale (strength or problem
+    # absent) may come with none; every other score needs at least min_quotes.
+    min_quotes: Annotated[int, Field(ge=0)] = 1
+    max_quotes: Annotated[int, Field(ge=0)] = 2
+    max_quote_words: Annotated[int, Field(ge=1)] = 12  # words per quote
+    # At least one quote where a negative, bonus or penalty is above its minimum,
+    # even when min_quotes is 0.
     require_quote_when_flagged: bool = True
+
+    @model_validator(mode="after")
+    def _check_counts(self) -> "EvidenceRules":
+        if self.min_quotes > self.max_quotes:
+            raise ValueError(f"min_quotes {self.min_quotes} > max_quotes {self.max_quotes}")
+        if self.require_quote_when_flagged and self.max_quotes < 1:
+            raise ValueError("require_quote_when_flagged needs max_quotes >= 1")
+        return self
 
 
 class Label(_Strict):
