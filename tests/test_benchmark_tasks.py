@@ -221,9 +221,9 @@ def test_eqbench_longform_by_hand_and_per_bucket(tmp_path):
     m = metrics(log)
     assert m["eqbench_longform"]["mean"] == pytest.approx(expected)
     assert {k for k in m["eqbench_longform"] if "eqbench_longform_" in k} == {
-        "grouped_eqbench_longform_ID",
-        "grouped_eqbench_longform_near",
-        "grouped_eqbench_longform_far",
+        "grouped_ID",
+        "grouped_near",
+        "grouped_far",
     }
     ratios = {s.id: s.scores["length_adherence"].value["length_ratio"] for s in log.samples}
     assert ratios == {"p-001": 1.0, "p-002": 0.8, "p-003": 1.0}
@@ -264,7 +264,7 @@ def test_writingbench_one_call_per_criterion(tmp_path):
     assert detective.reason and "Humour" in detective.reason
     m = metrics(log)
     assert m["score"]["mean"] == 3.0  # only the scored sample counts
-    assert m["score"]["grouped_score_Poetry"] == 3.0
+    assert m["score"]["grouped_Poetry"] == 3.0
     assert by_id["11"].metadata["target_words"] == 2000
 
 
@@ -283,7 +283,7 @@ def test_longbench_write_s_q_s_l_by_hand(tmp_path):
     assert by_id["2"]["S_l"] == 50 and by_id["2"]["S"] == 25 and by_id["2"]["S_avg"] == 50
     m = metrics(log)
     assert m["S"]["mean"] == pytest.approx(37.5) and m["S_q"]["mean"] == 50 and m["S_l"]["mean"] == 75
-    assert m["S_l"]["grouped_S_l_<500"] == 100
+    assert m["S_l"]["grouped_<500"] == 100
 
 
 def test_longbench_write_counts_the_longwriter_way(tmp_path):

@@ -57,7 +57,7 @@ def test_every_sample_has_every_key(tmp_path):
         assert la.metadata["bucket"] == s.metadata["bucket"]
         assert la.value["blank"] == 0  # 150-word target: the blank floor drops to 75 words
     metrics = {m.name: m for m in log.results.scores}
-    assert "grouped_overall_short" in metrics["overall"].metrics
+    assert "grouped_short" in metrics["overall"].metrics
 
 
 def test_unparseable_judge_leaves_samples_unscored_with_reason(tmp_path):
@@ -176,9 +176,9 @@ def test_samples_without_a_target_get_no_value_and_metrics_skip_them(tmp_path):
     from polaris_bench.metrics.scorer import length_adherence
 
     task = Task(
-        # every loader sets "bucket" (None without a target): the per-bucket metric needs the key
-        dataset=[Sample(id="free", input="Write a poem about rain.", metadata={"bucket": None}),
-                 Sample(id="fixed", input="Write a poem.", metadata={"target_words": 200, "bucket": "short"})],
+        # every loader sets "bucket" (None without a target) and "prompt_id": the metrics need them
+        dataset=[Sample(id="free", input="Write a poem about rain.", metadata={"bucket": None, "prompt_id": "free"}),
+                 Sample(id="fixed", input="Write a poem.", metadata={"target_words": 200, "bucket": "short", "prompt_id": "fixed"})],
         solver=write_story(),
         scorer=length_adherence(),
     )

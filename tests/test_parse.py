@@ -87,8 +87,10 @@ MALFORMED = {
     "too many quotes": (_crit("P1", quotes=["Mara", "harbor", "bells"]), "P1: 3 quotes, at most 2 allowed"),
     "quote too long": (
         _crit("P1", quotes=["She folded the letter twice and put it in the ledger. By morning the tide"]),
-        "P1: quote of 15 words, at most 12 allowed: "
-        "'She folded the letter twice and put it in the ledger. By morning the tide'",
+        (
+            "P1: quote of 15 words, at most 12 allowed: "
+            "'She folded the letter twice and put it in the ledger. By morning the tide'"
+        ),
     ),
     "quotes not a list": (_crit("P1", quotes="Mara"), "P1: quotes must be a list of strings"),
     "extra field in criterion": (_crit("P1", confidence=0.9), "P1: unknown field(s) ['confidence']"),

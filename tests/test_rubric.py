@@ -138,13 +138,13 @@ def test_schema_has_every_criterion_with_ranges(sq_rubric):
     crit = schema["properties"]["criteria"]
     assert crit["required"] == [c.id for c in sq_rubric.criteria]
     assert crit["properties"]["P2"]["properties"]["score"] == {
-        "type": "integer", "enum": list(range(0, 21)), "minimum": 0, "maximum": 20,
+        "type": "integer", "enum": list(range(21)), "minimum": 0, "maximum": 20,
     }
     quotes = crit["properties"]["P2"]["properties"]["quotes"]
     assert quotes["maxItems"] == sq_rubric.evidence.max_quotes == 2
     assert quotes["minItems"] == 0  # a 0 on a 0-based scale may come without a quote
     compact = response_json_schema(sq_rubric, compact=True)["properties"]["criteria"]["properties"]
-    assert compact["N8"] == {"type": "integer", "enum": list(range(0, 9)), "minimum": 0, "maximum": 8}
+    assert compact["N8"] == {"type": "integer", "enum": list(range(9)), "minimum": 0, "maximum": 8}
     elo = response_json_schema(load_rubric("story_elo"))["properties"]["criteria"]["properties"]
     assert elo["writing_quality"]["properties"]["score"]["enum"] == list(range(-5, 6))
     assert elo["writing_quality"]["properties"]["quotes"]["minItems"] == 1  # signed margins always need evidence
@@ -225,3 +225,14 @@ def test_rubrics_ship_in_the_wheel(tmp_path):
     sources = {f"polaris_bench/{p.relative_to(package).as_posix()}" for p in package.rglob("*.py")
                if "__pycache__" not in p.parts}
     assert sources <= set(names), sorted(sources - set(names))
+
+
+def test_prompt_states_the_evidence_rules_the_parser_applies(sq_rubric):
+    text = render(sq_rubric, "A fox.", "x").text
+    assert "Quotes: at most 2 per dimension, each at most 12 words copied exactly from the story" in text
+    lenient = sq_rubric.model_copy(update={"evidence": sq_rubric.evidence.model_copy(
+        update={"max_quotes": 3, "max_quote_words": 7, "min_quotes": 0, "require_quote_when_flagged": False})})
+    text = render(lenient, "A fox.", "x").text
+    assert "Quotes: at most 3 per dimension, each at most 7 words copied exactly from the story." in text
+    assert "at least" not in text.split("Quotes:")[1].split(".")[0]
+    assert "Quotes:" not in render(sq_rubric, "A fox.", "x", compact=True).text

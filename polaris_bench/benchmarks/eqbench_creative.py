@@ -19,7 +19,7 @@ from typing import Any
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import GenerateConfig
-from inspect_ai.scorer import Metric, SampleScore, Scorer, mean, metric, scorer, stderr
+from inspect_ai.scorer import Metric, SampleScore, Scorer, mean, metric, scorer
 
 from polaris_bench import __version__
 from polaris_bench.benchmarks.common import (
@@ -34,7 +34,7 @@ from polaris_bench.benchmarks.stated_length import parse_stated_length
 from polaris_bench.judging.rubric import load_rubric
 from polaris_bench.judging.scorers import _judge_config, _renamed, make_rubric_scorer
 from polaris_bench.metrics.length import bucket, bucket_2k
-from polaris_bench.metrics.scorer import length_adherence
+from polaris_bench.metrics.scorer import length_adherence, prompt_stderr
 from polaris_bench.stats.ratings import bootstrap_mean_ci
 
 SEED_SLOT = "<SEED>"
@@ -150,7 +150,7 @@ def bootstrap_ci(cluster_key: str = "prompt_id", samples: int = 2000, level: flo
 
 @scorer(
     metrics={
-        "eqbench": [mean(), stderr(), bootstrap_ci("prompt_id")],
+        "eqbench": [mean(), prompt_stderr(), bootstrap_ci("prompt_id")],
         "piece_score": [mean()],
     }
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset
-from inspect_ai.scorer import Scorer, grouped, mean, scorer, stderr
+from inspect_ai.scorer import Scorer, grouped, mean, scorer
 
 from polaris_bench import __version__
 from polaris_bench.benchmarks.generations import with_generations
@@ -19,15 +19,15 @@ from polaris_bench.benchmarks.solvers import DEFAULT_THINKING_ALLOWANCE, story_s
 from polaris_bench.benchmarks.story_quality import load_polaris_prompts
 from polaris_bench.judging.rubric import load_rubric
 from polaris_bench.judging.scorers import _judge_config, make_rubric_scorer
-from polaris_bench.metrics.scorer import length_adherence
+from polaris_bench.metrics.scorer import length_adherence, prompt_stderr
 
 
 @scorer(
     metrics={
         "eqbench_longform": [
             mean(),
-            stderr(),
-            grouped(mean(), "bucket", all=False, name_template="eqbench_longform_{group_name}"),
+            prompt_stderr(),
+            grouped(mean(), "bucket", all=False),
         ],
         "criteria_mean": [mean()],
     }

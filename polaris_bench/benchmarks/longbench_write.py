@@ -13,7 +13,7 @@ from pathlib import Path
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
-from inspect_ai.scorer import Score, Scorer, Target, grouped, mean, scorer, stderr
+from inspect_ai.scorer import Score, Scorer, Target, grouped, mean, scorer
 from inspect_ai.solver import TaskState
 
 from polaris_bench import __version__
@@ -39,7 +39,7 @@ from polaris_bench.metrics.length import (
     has_cjk,
     longwriter_length_score,
 )
-from polaris_bench.metrics.scorer import length_adherence
+from polaris_bench.metrics.scorer import length_adherence, prompt_stderr
 from polaris_bench.story import prompt_text, story_text
 
 NAN = float("nan")
@@ -114,9 +114,9 @@ def longbench_values(s_q: float | None, required: int, produced_text: str) -> di
 
 @scorer(
     metrics={
-        "S": [mean(), stderr()],
-        "S_q": [mean(), stderr()],
-        "S_l": [mean(), stderr(), grouped(mean(), "length_range", all=False, name_template="S_l_{group_name}")],
+        "S": [mean(), prompt_stderr()],
+        "S_q": [mean(), prompt_stderr()],
+        "S_l": [mean(), prompt_stderr(), grouped(mean(), "length_range", all=False)],
         "S_avg": [mean()],
         "words": [mean()],
     }

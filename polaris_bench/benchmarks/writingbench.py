@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
-from inspect_ai.scorer import Score, Scorer, Target, grouped, mean, scorer, stderr
+from inspect_ai.scorer import Score, Scorer, Target, grouped, mean, scorer
 from inspect_ai.solver import TaskState
 
 from polaris_bench import __version__
@@ -38,7 +38,7 @@ from polaris_bench.judging.judge import JudgeConfig, judge_story
 from polaris_bench.judging.rubric import Criterion, Rubric, load_rubric
 from polaris_bench.judging.scorers import _judge_config
 from polaris_bench.metrics.length import bucket, bucket_2k, has_cjk
-from polaris_bench.metrics.scorer import length_adherence
+from polaris_bench.metrics.scorer import length_adherence, prompt_stderr
 from polaris_bench.story import prompt_text, story_text
 
 BANDS: tuple[str, ...] = ("1-2", "3-4", "5-6", "7-8", "9-10")
@@ -228,7 +228,7 @@ async def judge_checklist(
     )
 
 
-@scorer(metrics={"score": [mean(), stderr(), grouped(mean(), "domain2", all=False, name_template="score_{group_name}")]})
+@scorer(metrics={"score": [mean(), prompt_stderr(), grouped(mean(), "domain2", all=False)]})
 def writingbench_score(
     rubric: str = "writingbench", compact: bool = False, max_attempts: int = 3, grader: str | None = None
 ) -> Scorer:

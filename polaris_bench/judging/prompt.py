@@ -62,11 +62,26 @@ def output_format(rubric: Rubric, compact: bool) -> str:
             '<1-3 sentences>, "quotes": [<exact quotations from the story>], "score": <integer>}, ...}'
             f"}} with every dimension id ({ids})."
         )
+        body += " " + evidence_rules_text(rubric)
     if rubric.reported:
         body += " Also include " + ", ".join(f'"{key}"' for key in rubric.reported) + " at the top level."
     if rubric.labels:
         body += " Labels: " + ", ".join(lab.name for lab in rubric.labels) + "."
     return body
+
+
+def evidence_rules_text(rubric: Rubric) -> str:
+    """The rubric's quote rules in words, exactly as the parser applies them."""
+    ev = rubric.evidence
+    text = (
+        f"Quotes: at most {ev.max_quotes} per dimension, each at most {ev.max_quote_words} words "
+        "copied exactly from the story"
+    )
+    if ev.min_quotes:
+        text += f"; at least {ev.min_quotes} per dimension, except a 0 on a scale that starts at 0"
+    if ev.require_quote_when_flagged:
+        text += "; a problem, bonus or penalty above its minimum always needs one"
+    return text + "."
 
 
 def load_template(rubric: Rubric) -> str:

@@ -1,5 +1,9 @@
 """``length_adherence``: every length metric of a story as an Inspect scorer (no LLM),
-and the metric set shared by the scorers (mean, stderr, mean per bucket)."""
+and the metric set shared by the scorers (mean, stderr, mean per bucket).
+
+Standard errors are clustered by prompt (``prompt_stderr``), as the store's bootstrap
+intervals are: several samples of one prompt (targets, epochs, seeds) are not
+independent evidence. Every loader puts ``prompt_id`` in the sample metadata."""
 
 from __future__ import annotations
 
@@ -33,12 +37,21 @@ LENGTH_KEYS = (
 )
 
 
+CLUSTER_KEY = "prompt_id"
+
+
+def prompt_stderr() -> Metric:
+    """Inspect's standard error of the mean, clustered by the sample's prompt."""
+    return stderr(cluster=CLUSTER_KEY)
+
+
 def _key_metrics(keys: list[str], group_key: str | None) -> list[dict[str, list[Metric]]]:
     metrics: list[dict[str, list[Metric]]] = []
     for key in keys:
-        ms: list[Metric] = [mean(), stderr()]
+        ms: list[Metric] = [mean(), prompt_stderr()]
         if group_key:
-            ms.append(grouped(mean(), group_key, all=False, name_template=f"{key}_{{group_name}}"))
+            # shown as grouped_<bucket> under the key: short enough for the terminal table
+            ms.append(grouped(mean(), group_key, all=False))
         metrics.append({key: ms})
     return metrics
 
