@@ -23,7 +23,7 @@ PROMPTS = 3
 
 @pytest.fixture
 def server():
-    srv = LoopbackServer(max_requests=200, lifetime=120).start()
+    srv = LoopbackServer(max_requests=200, lifetime=300).start()
     try:
         yield srv
     finally:
