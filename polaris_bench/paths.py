@@ -1,9 +1,22 @@
-"""Paths given by users on the command line."""
+"""Paths: the project's default files, its cache, and paths given on the command line."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+DEFAULT_DB = Path("results") / "polaris.duckdb"  # the results store
+DEFAULT_PLOT = Path("results") / "length_curves.png"  # `polaris plot` and the demo
+CACHE_ENV = "POLARIS_CACHE"
+
+
+def cache_root() -> Path:
+    """Where downloads are kept (``models/`` for local models, ``datasets/`` for
+    benchmark files): ``$POLARIS_CACHE``, else ``~/.cache/polaris-bench``."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".cache" / "polaris-bench"
 
 
 def resolve_user_path(path: str | Path) -> Path:

@@ -4,6 +4,8 @@ the prompt it answered."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from inspect_ai.solver import TaskState
 
@@ -30,6 +32,23 @@ def story_text(state: TaskState) -> str:
     return strip_thinking(state.output.completion if state.output else "")
 
 
+def last_user_turn(messages: Iterable[Any]) -> str | None:
+    """The text of the last user message of a chat prompt (dicts with ``role`` and
+    ``content``, or Inspect chat messages); None when there is none.
+
+    The last user turn is what the model answers: earlier turns (a worked example, an
+    earlier request in the conversation) are context for it. Inspect's
+    ``TaskState.input_text`` takes the same turn, so loaders, logs and training agree."""
+    for message in reversed(list(messages)):
+        if isinstance(message, Mapping):
+            role, text = message.get("role"), message.get("content")
+        else:
+            role, text = getattr(message, "role", None), getattr(message, "text", None)
+        if role == "user":
+            return text if isinstance(text, str) else None
+    return None
+
+
 def prompt_text(state: TaskState) -> str:
-    """The writing prompt as the writer saw it (the first user message)."""
+    """The writing prompt as the writer saw it (the last user message)."""
     return state.metadata.get("prompt") or state.input_text

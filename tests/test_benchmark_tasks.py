@@ -28,6 +28,8 @@ from inspect_ai.model import (
 from polaris_bench.benchmarks.common import DatasetError
 from polaris_bench.judging.rubric import load_rubric
 from polaris_bench.metrics.length import count_words, longwriter_length_score
+from polaris_bench.stats import N_RESAMPLES
+from polaris_bench.stats.inference import bootstrap_mean_ci
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures" / "benchmarks"
@@ -151,6 +153,9 @@ def test_eqbench_creative_end_to_end(tmp_path):
     ci = {k.rsplit("/", 1)[-1]: v for k, v in m["eqbench"].items()}
     low, high = ci["bootstrap_ci_low"], ci["bootstrap_ci_high"]
     assert low <= m["eqbench"]["mean"] <= high
+    # the project's one bootstrap, with its one default resample count
+    same = bootstrap_mean_ci(values, [s.metadata["prompt_id"] for s in log.samples], n_resamples=N_RESAMPLES)
+    assert (low, high) == pytest.approx((same.low, same.high))
     assert log.plan.config.temperature == 0.7
     assert log.eval.metadata["generation"]["min_p"] == 0.1
 
@@ -320,6 +325,30 @@ def test_story_elo_from_generations_ranks_and_measures_bias(tmp_path):
     assert m["bt_low:strong"] - 1e-6 <= m["bt:strong"] <= m["bt_high:strong"] + 1e-6
     assert m["win_rate:strong"] == 1.0 and m["win_rate:weak"] == 0.0
     assert m["flip_rate"] == 0.0 and m["slot_a_win_rate"] == 0.5 and m["pairs"] == 9
+
+
+def test_story_elo_options_reach_the_ratings(tmp_path):
+    # the better story changes from prompt to prompt, so resampling prompts matters
+    # x's wins (1), losses (0) and ties (0.5), one prompt each
+    outcomes = [1, 0, 1, 0.5, 1, 0, 1, 1, 0, 1, 0.5, 1]
+    quality = {f"p{i}": {1: (2, 1), 0: (1, 2), 0.5: (1, 1)}[o] for i, o in enumerate(outcomes)}
+    rows = [
+        {"model": m, "id": pid, "prompt": f"Write about {pid}.", "story": f"Q{q[i]} a story by {m} on {pid}."}
+        for pid, q in quality.items()
+        for i, m in enumerate(("x", "y"))
+    ]
+    gen = write_jsonl(tmp_path / "g.jsonl", rows)
+
+    def ratings(periods: int, bootstrap: int) -> dict[str, float]:
+        task = load_task("story_elo")(generations=str(gen), glicko_periods=periods, bootstrap=bootstrap)
+        log = run(task, tmp_path / f"{periods}-{bootstrap}", model="none/none", grader="benchjudge/quality")
+        return metrics(log)["pairwise_score"]
+
+    base, periods, draws = ratings(1, 20), ratings(4, 20), ratings(1, 400)
+    assert periods["glicko:x"] != pytest.approx(base["glicko:x"])
+    assert periods["bt_low:x"] == base["bt_low:x"]
+    assert draws["glicko:x"] == base["glicko:x"]
+    assert (draws["bt_low:x"], draws["bt_high:x"]) != pytest.approx((base["bt_low:x"], base["bt_high:x"]))
 
 
 def test_story_elo_from_inspect_logs(tmp_path):

@@ -49,3 +49,15 @@ def test_demo_runs_the_whole_pipeline_with_offline_models(tmp_path, capsys, monk
 
     con = duckdb.connect(str(tmp_path / "p.duckdb"), read_only=True)
     assert con.execute("select count(*) from samples").fetchone()[0] == 4
+
+
+def test_demo_and_store_commands_share_their_default_files():
+    from polaris_bench.cli.demo import DemoConfig
+    from polaris_bench.cli.main import build_parser
+
+    parser = build_parser()
+    demo = parser.parse_args(["demo"])
+    plot = parser.parse_args(["plot"])
+    board = parser.parse_args(["leaderboard"])
+    assert demo.plot == plot.out == DemoConfig().plot == "results/length_curves.png"
+    assert demo.db == plot.db == board.db == DemoConfig().db == "results/polaris.duckdb"

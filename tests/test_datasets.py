@@ -24,6 +24,7 @@ from polaris_bench.benchmarks.stated_length import (
 from polaris_bench.benchmarks.story_quality import load_polaris_prompts
 from polaris_bench.benchmarks.writingbench import load_writingbench
 from polaris_bench.judging.rubric import load_rubric
+from polaris_bench.metrics.length import has_cjk
 
 FIXTURES = Path(__file__).parent / "fixtures" / "benchmarks"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks"
@@ -74,6 +75,12 @@ def test_stated_length_takes_the_total_and_ignores_changes():
     assert parse_stated_length("Use an A4 words page") is None
 
 
+def test_stated_length_after_kana_uses_the_one_cjk_definition():
+    # a length glued to kana or hangul counts, as after a Han character (has_cjk's set)
+    assert has_cjk("ど") and parse_stated_length("ちょうど3000字で書いてください").target == 3000
+    assert parse_stated_length("약3000자") is None  # 자 is not a length unit here
+
+
 # -- EQ-Bench ---------------------------------------------------------------------------------
 
 
@@ -121,7 +128,7 @@ def test_eqbench_missing_file_names_the_override(tmp_path):
 def test_default_source_without_network_names_the_override(tmp_path, monkeypatch):
     import urllib.request
 
-    monkeypatch.setenv("POLARIS_BENCH_CACHE", str(tmp_path))
+    monkeypatch.setenv("POLARIS_CACHE", str(tmp_path))
 
     def offline(*args, **kwargs):
         raise OSError("network is unreachable")
@@ -134,11 +141,16 @@ def test_default_source_without_network_names_the_override(tmp_path, monkeypatch
 
 
 def test_default_source_uses_the_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("POLARIS_BENCH_CACHE", str(tmp_path))
-    (tmp_path / "creative_writing_prompts_v3.json").write_text(
+    from polaris_bench.local import model_dir
+
+    # one cache for everything: downloaded datasets and pulled local models
+    monkeypatch.setenv("POLARIS_CACHE", str(tmp_path))
+    (tmp_path / "datasets").mkdir()
+    (tmp_path / "datasets" / "creative_writing_prompts_v3.json").write_text(
         (FIXTURES / "eqbench_prompts.json").read_text(encoding="utf-8"), encoding="utf-8"
     )
     assert len(load_eqbench_prompts(None, iterations=1)) == 3
+    assert model_dir("smollm2") == tmp_path / "models" / "smollm2"
 
 
 # -- WritingBench ----------------------------------------------------------------------------
@@ -257,10 +269,18 @@ def test_polaris_training_schema_with_chat_messages(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    messages = [[{"role": "user", "content": "Write a story about fog. Your story should be approximately 800 words long."}]]
-    pq.write_table(pa.table({"prompt": messages, "story": ["..."]}), tmp_path / "train.parquet")
+    messages = [
+        [{"role": "user", "content": "Write a story about fog. Your story should be approximately 800 words long."}],
+        [  # the last user turn is the prompt (the same helper as story_elo and training)
+            {"role": "user", "content": "An example. Your story should be approximately 100 words long."},
+            {"role": "assistant", "content": "A short example."},
+            {"role": "user", "content": "Write about rain. Your story should be approximately 900 words long."},
+        ],
+    ]
+    pq.write_table(pa.table({"prompt": messages, "story": ["...", "..."]}), tmp_path / "train.parquet")
     rows = load_polaris_prompts(tmp_path / "train.parquet")
     assert rows[0].id == "row1" and rows[0].metadata["target_words"] == 800
+    assert rows[1].metadata["target_words"] == 900 and "rain" in rows[1].input
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from polaris_bench.benchmarks.length_gen import (
     select_prompts,
     sweep_samples,
 )
-from polaris_bench.benchmarks.solvers import max_tokens_for
+from polaris_bench.benchmarks.solvers import MAX_TOKENS_CAP, max_tokens_for
 from polaris_bench.metrics.scorer import LENGTH_KEYS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,6 +75,13 @@ def test_truncation_and_thinking_writer(tmp_path):
     la = s.scores["length_adherence"].value
     assert la["truncated"] == 1 and la["words"] == 150  # 200 tokens at 0.75 words each
     assert "<think>" in s.output.completion and "Plan" not in s.scores["story_quality"].answer
+
+
+def test_every_sized_token_budget_is_capped(tmp_path):
+    task = _task(prompts="1", targets="1000,12000", thinking_allowance=30000)
+    log = _run(tmp_path, task, model="offline/writer-a", length_bias=0.01)
+    budgets = {s.metadata["target_words"]: s.metadata["max_tokens"] for s in log.samples}
+    assert budgets == {1000: 1500 + 30000, 12000: MAX_TOKENS_CAP}
 
 
 def test_length_bias_writes_shorter(tmp_path):

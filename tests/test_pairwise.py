@@ -239,3 +239,11 @@ def test_log_paths_errors(tmp_path: Path):
         log_paths(str(tmp_path))
     with pytest.raises(PairingError, match="no logs given"):
         log_paths(" , ")
+
+
+def test_position_bias_from_score_values_matches_outcomes():
+    # story_elo's metric reads the counts back from each pair's score value
+    from polaris_bench.judging.pairwise import PairCounts
+
+    counts = [PairCounts(True, 2, 0), PairCounts(False, 1, 1), PairCounts(False, 1, 0)]
+    assert position_bias(counts) == {"flip_rate": 1 / 3, "slot_a_win_rate": 4 / 5}

@@ -6,12 +6,12 @@ import math
 
 import pytest
 
+from polaris_bench.stats.inference import bootstrap_mean_ci
 from polaris_bench.stats.ratings import (
     ELO_SCALE,
     GlickoRating,
     Match,
     bootstrap_bradley_terry,
-    bootstrap_mean_ci,
     bradley_terry,
     glicko2_ratings,
     glicko2_update,
@@ -85,15 +85,15 @@ def test_bootstrap_bradley_terry_resamples_prompts():
         Match("z", "x", 0.25, "p3"),
         Match("y", "z", 0.75, "p3"),
     ]
-    cis = bootstrap_bradley_terry(matches, samples=200, seed=3)
+    cis = bootstrap_bradley_terry(matches, n_resamples=200, seed=3)
     point = bradley_terry(matches)
     for player, ci in cis.items():
         assert ci.rating == pytest.approx(point[player])
         assert ci.low <= ci.rating <= ci.high
-    assert cis == bootstrap_bradley_terry(matches, samples=200, seed=3)  # seeded
+    assert cis == bootstrap_bradley_terry(matches, n_resamples=200, seed=3)  # seeded
     # identical prompts: every resample is the same data, so the interval collapses
     same = [Match("x", "y", 0.75, f"p{i}") for i in range(5)]
-    flat = bootstrap_bradley_terry(same, samples=50)
+    flat = bootstrap_bradley_terry(same, n_resamples=50)
     assert flat["x"].low == pytest.approx(flat["x"].high, abs=1e-3)
 
 
@@ -106,10 +106,12 @@ def test_win_rates_and_match_validation():
 
 
 def test_bootstrap_mean_ci_by_hand():
-    mean, low, high = bootstrap_mean_ci({"a": [60.0, 70.0], "b": [80.0], "c": [90.0, 90.0, 90.0]})
-    assert mean == pytest.approx((60 + 70 + 80 + 270) / 6)
-    assert 60 <= low <= mean <= high <= 90
-    flat = bootstrap_mean_ci({"a": [50.0], "b": [50.0]})
-    assert flat == (50.0, 50.0, 50.0)
-    single = bootstrap_mean_ci({"a": [40.0, 60.0]})
-    assert single[0] == 50.0 and math.isnan(single[1])
+    # EQ-Bench style: prompts as clusters, each with several iterations
+    values = [60.0, 70.0, 80.0, 90.0, 90.0, 90.0]
+    ci = bootstrap_mean_ci(values, ["a", "a", "b", "c", "c", "c"])
+    assert ci.mean == pytest.approx((60 + 70 + 80 + 270) / 6)
+    assert 60 <= ci.low <= ci.mean <= ci.high <= 90
+    flat = bootstrap_mean_ci([50.0, 50.0], ["a", "b"])
+    assert (flat.mean, flat.low, flat.high) == (50.0, 50.0, 50.0)
+    single = bootstrap_mean_ci([40.0, 60.0], ["a", "a"])
+    assert single.mean == 50.0 and math.isnan(single.low)

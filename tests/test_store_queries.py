@@ -184,11 +184,15 @@ def test_pooled_story_elo_runs_are_rated_again(con):
     c.execute("INSERT INTO runs SELECT * REPLACE ('copy' AS run_id, 'other-task' AS task_id) FROM runs")
     from polaris_bench.store.queries import elo_leaderboard
 
-    rows = [r for r in elo_leaderboard(c, reference=False, bootstrap=20)]
+    rows = [r for r in elo_leaderboard(c, reference=False, n_resamples=20)]
     assert {r["source"] for r in rows} == {"pooled from 2 runs"}
     assert all(r["pairs"] == 36 for r in rows)
     a, b = sorted(rows, key=lambda r: r["model"])
     assert a["win_rate"] + b["win_rate"] == pytest.approx(1.0)
+    # the leaderboard's resample count (--resamples) reaches the pooled ratings' CIs
+    few, many = (sorted(leaderboard(c, n_resamples=n).elo_rows, key=lambda r: r["model"]) for n in (20, 400))
+    assert few[0]["elo"] == many[0]["elo"]
+    assert (few[0]["bt_low"], few[0]["bt_high"]) != pytest.approx((many[0]["bt_low"], many[0]["bt_high"]))
 
 
 def test_compare_matches_an_independent_paired_analysis(con):

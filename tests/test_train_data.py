@@ -93,7 +93,7 @@ def test_bad_files(tmp_path):
         load_train_rows(tmp_path / "missing.jsonl")
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"prompt": "x"}\n{oops\n')
-    with pytest.raises(TrainDataError, match="line 2"):
+    with pytest.raises(TrainDataError, match=r"bad\.jsonl:2: not valid JSON"):  # the shared JSONL reader
         load_train_rows(bad)
     with pytest.raises(TrainDataError, match="unsupported"):
         (tmp_path / "x.csv").write_text("prompt\n")
@@ -248,3 +248,13 @@ def test_ignore_columns_reaches_the_loader(tmp_path):
     # TRL's own value checks run before any model is built, as one line naming the file
     with pytest.raises(TrainConfigError, match=r"r.yaml: grpo section: .*bf16"):
         build_trainer(load_train_config(path, {"grpo.bf16": True, "grpo.use_cpu": False}), output_dir=tmp_path / "o")
+
+
+def test_the_last_user_turn_is_the_prompt():
+    # the same rule as the benchmark loaders and Inspect's input_text
+    rows = normalize_rows([{"prompt": [
+        {"role": "user", "content": "An example request, 300 words long."},
+        {"role": "assistant", "content": "An example story."},
+        {"role": "user", "content": "The real request, 900 words long."},
+    ]}])
+    assert rows[0]["prompt_text"] == "The real request, 900 words long."

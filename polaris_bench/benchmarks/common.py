@@ -7,31 +7,17 @@ line (or row) and what is wrong, instead of skipping the row.
 from __future__ import annotations
 
 import csv
-import json
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from polaris_bench.paths import resolve_user_path  # noqa: F401  (re-exported)
+from polaris_bench.io import InputFileError, Row, read_json, read_jsonl
+from polaris_bench.paths import cache_root, resolve_user_path
 
-
-class DatasetError(ValueError):
-    """A dataset file that cannot be used: ``<file>:<line>: <what is wrong>``."""
-
-    def __init__(self, path: str | Path | None, message: str, line: int | None = None) -> None:
-        self.path = None if path is None else str(path)
-        self.line = line
-        self.problem = message
-        where = self.path or "<dataset>"
-        if line is not None:
-            where = f"{where}:{line}"
-        super().__init__(f"{where}: {message}")
-
-
-Row = tuple[int, dict[str, Any]]  # (line or row number, 1-based; the row)
+# A dataset file that cannot be used: ``<file>:<line>: <what is wrong>``.
+DatasetError = InputFileError
 
 
 def existing_path(path: str | Path, what: str, override: str = "-T dataset=") -> Path:
@@ -41,31 +27,6 @@ def existing_path(path: str | Path, what: str, override: str = "-T dataset=") ->
     if p.is_dir():
         raise DatasetError(p, f"expected a {what} file, got a folder")
     return p
-
-
-def read_jsonl(path: str | Path) -> Iterator[Row]:
-    """Objects of a JSON-lines file with their 1-based line numbers; blank lines are
-    allowed, anything else that is not a JSON object is an error."""
-    p = Path(path)
-    with p.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DatasetError(p, f"not valid JSON: {exc.msg} (column {exc.colno})", number) from exc
-            if not isinstance(obj, dict):
-                raise DatasetError(p, f"expected a JSON object, got {type(obj).__name__}", number)
-            yield number, obj
-
-
-def read_json(path: str | Path) -> Any:
-    p = Path(path)
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DatasetError(p, f"not valid JSON: {exc.msg}", exc.lineno) from exc
 
 
 def read_table(path: str | Path) -> Iterator[Row]:
@@ -150,17 +111,10 @@ def check_unique(ids: list[tuple[str, int]], path: Path, what: str = "id") -> No
 # -- remote defaults -----------------------------------------------------------------
 
 
-def cache_dir() -> Path:
-    root = os.environ.get("POLARIS_BENCH_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "polaris_bench"
-    )
-    return Path(root)
-
-
 def fetch_remote(url: str, filename: str, what: str, timeout: float = 30.0) -> Path:
     """A canonical public file, downloaded once into the cache. Without a network the
     error names the ``-T dataset=`` override."""
-    target = cache_dir() / filename
+    target = cache_root() / "datasets" / filename
     if target.exists():
         return target
     try:

@@ -12,7 +12,6 @@ The EQ-Bench Longform prompt file has the same shape without seeds; it loads wit
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +30,13 @@ from polaris_bench.benchmarks.common import (
 from polaris_bench.benchmarks.generations import with_generations
 from polaris_bench.benchmarks.solvers import MIN_P_PROVIDERS, story_solver
 from polaris_bench.benchmarks.stated_length import parse_stated_length
+from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS
 from polaris_bench.judging.rubric import load_rubric
 from polaris_bench.judging.scorers import _judge_config, _renamed, make_rubric_scorer
 from polaris_bench.metrics.length import bucket, bucket_2k
 from polaris_bench.metrics.scorer import length_adherence, prompt_stderr
-from polaris_bench.stats.ratings import bootstrap_mean_ci
+from polaris_bench.stats import CONFIDENCE, N_RESAMPLES
+from polaris_bench.stats.inference import bootstrap_mean_ci
 
 SEED_SLOT = "<SEED>"
 EQBENCH_V3_URL = (
@@ -129,20 +130,17 @@ def load_eqbench_criteria(path: str | Path) -> list[str]:
 
 
 @metric
-def bootstrap_ci(cluster_key: str = "prompt_id", samples: int = 2000, level: float = 0.95, seed: int = 0) -> Metric:
+def bootstrap_ci(
+    cluster_key: str = "prompt_id", n_resamples: int = N_RESAMPLES, confidence: float = CONFIDENCE, seed: int = 0
+) -> Metric:
     """Percentile bootstrap CI of the mean, resampling clusters (the sample metadata
     ``cluster_key``, e.g. EQ-Bench's prompt id) with replacement."""
 
     def compute(scores: list[SampleScore]) -> dict[str, float]:
-        clusters: dict[str, list[float]] = {}
-        for s in scores:
-            meta = s.sample_metadata or {}
-            key = str(meta.get(cluster_key, s.sample_id))
-            value = s.score.as_float()
-            if not math.isnan(value):
-                clusters.setdefault(key, []).append(value)
-        _, low, high = bootstrap_mean_ci(clusters, samples=samples, level=level, seed=seed)
-        return {"low": low, "high": high}
+        values = [s.score.as_float() for s in scores]
+        clusters = [str((s.sample_metadata or {}).get(cluster_key, s.sample_id)) for s in scores]
+        ci = bootstrap_mean_ci(values, clusters, n_resamples=n_resamples, confidence=confidence, seed=seed)
+        return {"low": ci.low, "high": ci.high}
 
     return compute
 
@@ -155,7 +153,7 @@ def bootstrap_ci(cluster_key: str = "prompt_id", samples: int = 2000, level: flo
     }
 )
 def eqbench_creative_score(
-    rubric: str = "eqbench_creative", compact: bool = False, max_attempts: int = 3, grader: str | None = None
+    rubric: str = "eqbench_creative", compact: bool = False, max_attempts: int = DEFAULT_JUDGE_ATTEMPTS, grader: str | None = None
 ) -> Scorer:
     """EQ-Bench Creative Writing v3: ``eqbench`` 0-100 and ``piece_score`` 0-20."""
     loaded = load_rubric(rubric)
@@ -181,7 +179,7 @@ def eqbench_creative(
     max_tokens: int | None = None,
     rubric: str = "eqbench_creative",
     compact: bool = False,
-    judge_attempts: int = 3,
+    judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
 ) -> Task:
     """Args:
     dataset: path to creative_writing_prompts_v3.json (default: downloaded from

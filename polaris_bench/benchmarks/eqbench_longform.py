@@ -17,6 +17,7 @@ from polaris_bench import __version__
 from polaris_bench.benchmarks.generations import with_generations
 from polaris_bench.benchmarks.solvers import DEFAULT_THINKING_ALLOWANCE, story_solver
 from polaris_bench.benchmarks.story_quality import load_polaris_prompts
+from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS
 from polaris_bench.judging.rubric import load_rubric
 from polaris_bench.judging.scorers import _judge_config, make_rubric_scorer
 from polaris_bench.metrics.scorer import length_adherence, prompt_stderr
@@ -33,7 +34,7 @@ from polaris_bench.metrics.scorer import length_adherence, prompt_stderr
     }
 )
 def eqbench_longform_score(
-    rubric: str = "eqbench_longform", compact: bool = False, max_attempts: int = 3, grader: str | None = None
+    rubric: str = "eqbench_longform", compact: bool = False, max_attempts: int = DEFAULT_JUDGE_ATTEMPTS, grader: str | None = None
 ) -> Scorer:
     """EQ-Bench Longform (POLARIS's 12 dimensions): ``eqbench_longform`` 0-100."""
     loaded = load_rubric(rubric)
@@ -50,7 +51,7 @@ def eqbench_longform(
     thinking_allowance: int = DEFAULT_THINKING_ALLOWANCE,
     rubric: str = "eqbench_longform",
     compact: bool = False,
-    judge_attempts: int = 3,
+    judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
 ) -> Task:
     """Args:
     dataset: POLARIS prompt file (.jsonl/.csv/.parquet with uid, prompt,

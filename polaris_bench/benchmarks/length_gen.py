@@ -6,17 +6,19 @@ the store. The length instruction is the paper's sentence, appended to the promp
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 
 from polaris_bench import __version__
-from polaris_bench.benchmarks.generations import use_generations, with_generations
-from polaris_bench.benchmarks.solvers import write_story
+from polaris_bench.benchmarks.common import DatasetError, read_jsonl
+from polaris_bench.benchmarks.generations import with_generations
+from polaris_bench.benchmarks.solvers import DEFAULT_THINKING_ALLOWANCE, story_solver
+from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS
 from polaris_bench.judging.scorers import story_quality
 from polaris_bench.metrics.length import bucket, bucket_2k, length_instruction
 from polaris_bench.metrics.scorer import length_adherence
@@ -24,8 +26,6 @@ from polaris_bench.paths import resolve_user_path
 
 # One target in each of the paper's six 2k-word buckets, ending at 12k words.
 DEFAULT_TARGETS: tuple[int, ...] = (1000, 3000, 5000, 7000, 9000, 12000)
-TOKENS_PER_WORD = 1.5  # generous for English prose across tokenizers
-DEFAULT_THINKING_ALLOWANCE = 4096
 
 
 @dataclass(frozen=True)
@@ -35,38 +35,29 @@ class StoryPrompt:
     genre: str | None = None
 
 
-class PromptFileError(ValueError):
-    pass
+class PromptFileError(DatasetError):
+    """A prompt file or ``-T prompts=`` value that cannot be used."""
 
 
 def embedded_prompts() -> list[StoryPrompt]:
-    text = resources.files("polaris_bench").joinpath("data/story_prompts.jsonl").read_text("utf-8")
-    return _parse_prompts(text, "polaris_bench/data/story_prompts.jsonl")
+    return _parse_prompts(resources.files("polaris_bench").joinpath("data/story_prompts.jsonl"))
 
 
-def _parse_prompts(text: str, source: str) -> list[StoryPrompt]:
+def _parse_prompts(source: Path | Traversable) -> list[StoryPrompt]:
     prompts: list[StoryPrompt] = []
     seen: set[str] = set()
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise PromptFileError(f"{source}:{lineno}: not valid JSON ({exc.msg})") from exc
-        if not isinstance(row, dict):
-            raise PromptFileError(f"{source}:{lineno}: expected a JSON object")
+    for lineno, row in read_jsonl(source):
         pid, prompt = row.get("id"), row.get("prompt")
         if not isinstance(pid, str) or not pid or "@" in pid:
-            raise PromptFileError(f"{source}:{lineno}: 'id' must be a non-empty string without '@'")
+            raise PromptFileError(source, "'id' must be a non-empty string without '@'", lineno)
         if not isinstance(prompt, str) or not prompt.strip():
-            raise PromptFileError(f"{source}:{lineno}: 'prompt' must be a non-empty string")
+            raise PromptFileError(source, "'prompt' must be a non-empty string", lineno)
         if pid in seen:
-            raise PromptFileError(f"{source}:{lineno}: duplicate id {pid!r}")
+            raise PromptFileError(source, f"duplicate id {pid!r}", lineno)
         seen.add(pid)
         prompts.append(StoryPrompt(id=pid, prompt=prompt.strip(), genre=row.get("genre")))
     if not prompts:
-        raise PromptFileError(f"{source}: no prompts")
+        raise PromptFileError(source, "no prompts")
     return prompts
 
 
@@ -80,19 +71,19 @@ def select_prompts(spec: str | None) -> list[StoryPrompt]:
     path = resolve_user_path(spec)
     if path.suffix in (".jsonl", ".json") or path.exists():
         if not path.exists():
-            raise PromptFileError(f"{path}: prompt file not found")
-        return _parse_prompts(path.read_text("utf-8"), str(path))
+            raise PromptFileError(path, "prompt file not found")
+        return _parse_prompts(path)
     prompts = embedded_prompts()
     if spec.isdigit():
         n = int(spec)
         if not 1 <= n <= len(prompts):
-            raise PromptFileError(f"prompts={n}: the embedded set has {len(prompts)} prompts")
+            raise PromptFileError("-T prompts", f"{n}: the embedded set has {len(prompts)} prompts")
         return prompts[:n]
     by_id = {p.id: p for p in prompts}
     wanted = [s.strip() for s in spec.split(",") if s.strip()]
     unknown = [w for w in wanted if w not in by_id]
     if unknown:
-        raise PromptFileError(f"unknown prompt id(s) {unknown}; embedded ids: {', '.join(by_id)}")
+        raise PromptFileError("-T prompts", f"unknown prompt id(s) {unknown}; embedded ids: {', '.join(by_id)}")
     return [by_id[w] for w in wanted]
 
 
@@ -108,11 +99,6 @@ def parse_targets(spec: str | int | list[int] | tuple[int, ...] | None) -> list[
     if not values or any(v <= 0 for v in values):
         raise ValueError(f"targets must be positive word counts, got {spec!r}")
     return values
-
-
-def max_tokens_for(target: int, thinking_allowance: int = DEFAULT_THINKING_ALLOWANCE) -> int:
-    """Room for the story at ``TOKENS_PER_WORD`` plus a thinking writer's reasoning."""
-    return math.ceil(target * TOKENS_PER_WORD) + thinking_allowance
 
 
 def sweep_samples(prompts: list[StoryPrompt], targets: list[int]) -> list[Sample]:
@@ -148,7 +134,7 @@ def length_gen(
     thinking_allowance: int = DEFAULT_THINKING_ALLOWANCE,
     rubric: str = "story_quality",
     compact: bool = False,
-    judge_attempts: int = 3,
+    judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
     generations: str | None = None,
 ) -> Task:
     """Args:
@@ -163,14 +149,9 @@ def length_gen(
       instead of generating.
     """
     samples = with_generations(sweep_samples(select_prompts(prompts), parse_targets(targets)), generations)
-    solver = (
-        use_generations(generations)
-        if generations
-        else write_story(max_tokens=max_tokens, thinking_allowance=thinking_allowance)
-    )
     return Task(
         dataset=MemoryDataset(samples, name="length_gen"),
-        solver=solver,
+        solver=story_solver(generations, max_tokens=max_tokens, thinking_allowance=thinking_allowance),
         scorer=[
             story_quality(rubric=rubric, compact=compact, max_attempts=judge_attempts),
             length_adherence(),

@@ -29,7 +29,7 @@ from polaris_bench.benchmarks.common import (
 )
 from polaris_bench.benchmarks.generations import with_generations
 from polaris_bench.benchmarks.solvers import MAX_TOKENS_CAP, story_solver
-from polaris_bench.judging.judge import judge_story
+from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS, judge_story
 from polaris_bench.judging.rubric import load_rubric
 from polaris_bench.judging.scorers import _judge_config
 from polaris_bench.metrics.length import (
@@ -122,7 +122,7 @@ def longbench_values(s_q: float | None, required: int, produced_text: str) -> di
     }
 )
 def longbench_write_score(
-    rubric: str = "longbench_write", compact: bool = False, max_attempts: int = 3, grader: str | None = None
+    rubric: str = "longbench_write", compact: bool = False, max_attempts: int = DEFAULT_JUDGE_ATTEMPTS, grader: str | None = None
 ) -> Scorer:
     """LongBench-Write: quality S_q (judge, length ignored), length S_l, S = S_q*S_l/100."""
     loaded = load_rubric(rubric)
@@ -160,7 +160,7 @@ def longbench_write(
     max_tokens: int | None = MAX_TOKENS_CAP,
     rubric: str = "longbench_write",
     compact: bool = False,
-    judge_attempts: int = 3,
+    judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
 ) -> Task:
     """Args:
     dataset: longbench_write_en.jsonl / longbench_write.jsonl (default: the English

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from polaris_bench.metrics.length import has_cjk
+
 Kind = Literal["about", "exact", "range", "at_least", "at_most"]
 Unit = Literal["words", "characters"]
 
@@ -76,7 +78,7 @@ def find_stated_lengths(text: str) -> list[StatedLength]:
     for m in _PATTERN.finditer(text):
         # a number glued to a preceding digit/letter is not a length ("A4 words" etc.)
         start = m.start()
-        if start > 0 and (text[start - 1].isalnum() and not _is_cjk(text[start - 1])):
+        if start > 0 and (text[start - 1].isalnum() and not has_cjk(text[start - 1])):
             continue
         before = text[max(0, start - 40) : start]
         after = text[m.end() : m.end() + 12]
@@ -112,7 +114,3 @@ def parse_stated_length(text: str) -> StatedLength | None:
     if not found:
         return None
     return max(found, key=lambda s: (s.high or s.target, s.target))
-
-
-def _is_cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"

@@ -27,21 +27,25 @@ from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, metric
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from polaris_bench import __version__
-from polaris_bench.judging.pairwise import PAIRWISE_RUBRIC, judge_pair
+from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS
+from polaris_bench.judging.pairwise import (
+    PAIRWISE_RUBRIC,
+    PairCounts,
+    judge_pair,
+    position_bias,
+)
 from polaris_bench.judging.rubric import load_rubric
 from polaris_bench.judging.scorers import _judge_config
 from polaris_bench.metrics.length import count_words
 from polaris_bench.paths import resolve_user_path
+from polaris_bench.stats import CONFIDENCE, N_RESAMPLES
 from polaris_bench.stats.ratings import (
     Match,
     bootstrap_bradley_terry,
     glicko2_ratings,
     win_rates,
 )
-from polaris_bench.story import strip_thinking
-
-NAN = float("nan")
-
+from polaris_bench.story import last_user_turn, strip_thinking
 
 # -- the stories to compare ----------------------------------------------------
 
@@ -112,8 +116,7 @@ def log_paths(spec: str | Sequence[str]) -> list[Path]:
 def _input_text(value: Any) -> str:
     if isinstance(value, str):
         return value
-    users = [m for m in value if getattr(m, "role", None) == "user"]
-    return users[0].text if users else ""
+    return last_user_turn(value) or ""
 
 
 def stories_from_logs(spec: str | Sequence[str]) -> StoryPool:
@@ -233,8 +236,8 @@ def round_robin(pool: StoryPool, models: Sequence[str] | None = None) -> list[Pa
 @metric
 def pairwise_ratings(
     glicko_periods: int = 1,
-    bootstrap: int = 1000,
-    level: float = 0.95,
+    bootstrap: int = N_RESAMPLES,
+    confidence: float = CONFIDENCE,
     seed: int = 0,
 ) -> Metric:
     """Ratings over all judged pairs: ``glicko:<model>`` (Glicko-2, the paper's),
@@ -243,8 +246,7 @@ def pairwise_ratings(
 
     def compute(scores: list[SampleScore]) -> dict[str, float]:
         matches: list[Match] = []
-        flips: list[float] = []
-        a_wins = b_wins = 0
+        positions: list[PairCounts] = []
         for s in scores:
             value = s.score.value
             meta = s.sample_metadata or {}
@@ -253,23 +255,23 @@ def pairwise_ratings(
             matches.append(
                 Match(meta["model_x"], meta["model_y"], float(value["score_x"]), cluster=str(meta.get("sample_id")))
             )
-            flips.append(float(value["flipped"]))
-            a_wins += int(value.get("slot_a_wins", 0))
-            b_wins += int(value.get("slot_b_wins", 0))
+            positions.append(
+                PairCounts(bool(value["flipped"]), int(value["slot_a_wins"]), int(value["slot_b_wins"]))
+            )
         out: dict[str, float] = {}
         if not matches:
             return out
         for model, r in glicko2_ratings(matches, periods=glicko_periods).items():
             out[f"glicko:{model}"] = r.rating
             out[f"glicko_rd:{model}"] = r.rd
-        for model, ci in bootstrap_bradley_terry(matches, samples=bootstrap, level=level, seed=seed).items():
+        cis = bootstrap_bradley_terry(matches, n_resamples=bootstrap, confidence=confidence, seed=seed)
+        for model, ci in cis.items():
             out[f"bt:{model}"] = ci.rating
             out[f"bt_low:{model}"] = ci.low
             out[f"bt_high:{model}"] = ci.high
         for model, rate in win_rates(matches).items():
             out[f"win_rate:{model}"] = rate
-        out["flip_rate"] = sum(flips) / len(flips)
-        out["slot_a_win_rate"] = a_wins / (a_wins + b_wins) if a_wins + b_wins else NAN
+        out.update(position_bias(positions))
         out["pairs"] = float(len(matches))
         return out
 
@@ -297,12 +299,11 @@ def pairwise_score(
     rubric: str = PAIRWISE_RUBRIC,
     max_words: int | None = None,
     compact: bool = False,
-    max_attempts: int = 3,
+    max_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
     grader: str | None = None,
-    glicko_periods: int = 1,
-    bootstrap: int = 1000,
 ) -> Scorer:
-    """Judge the sample's two stories in both A/B orders (see polaris_bench.judging.pairwise)."""
+    """Judge the sample's two stories in both A/B orders (see polaris_bench.judging.pairwise).
+    The ratings are its metric; ``story_elo`` builds that metric from its own options."""
     loaded = load_rubric(rubric)
     config = _judge_config(compact, max_attempts)
 
@@ -364,9 +365,9 @@ def story_elo(
     max_words: int | None = None,
     rubric: str = PAIRWISE_RUBRIC,
     compact: bool = False,
-    judge_attempts: int = 3,
+    judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
     glicko_periods: int = 1,
-    bootstrap: int = 1000,
+    bootstrap: int = N_RESAMPLES,
 ) -> Task:
     """Args:
     logs: comma-separated Inspect logs (or folders of logs) of the models to compare.
@@ -412,9 +413,9 @@ def story_elo(
             max_words=max_words,
             compact=compact,
             max_attempts=judge_attempts,
-            glicko_periods=glicko_periods,
-            bootstrap=bootstrap,
         ),
+        # the ratings depend on the task's options, so the task sets the scorer's metric
+        metrics=[pairwise_ratings(glicko_periods=glicko_periods, bootstrap=bootstrap)],
         model="none/none",
         metadata={
             "polaris_bench_version": __version__,

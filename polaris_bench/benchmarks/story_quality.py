@@ -30,6 +30,7 @@ from polaris_bench.benchmarks.common import (
 )
 from polaris_bench.benchmarks.generations import with_generations
 from polaris_bench.benchmarks.solvers import DEFAULT_THINKING_ALLOWANCE, story_solver
+from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS
 from polaris_bench.judging.scorers import story_quality as story_quality_scorer
 from polaris_bench.metrics.length import (
     bucket,
@@ -38,6 +39,7 @@ from polaris_bench.metrics.length import (
     parse_target,
 )
 from polaris_bench.metrics.scorer import length_adherence
+from polaris_bench.story import last_user_turn
 
 POLARIS_HF_ID = "rishanthrajendhran/POLARIS"
 
@@ -51,10 +53,10 @@ def _prompt_text(value: Any, path: Path, line: int) -> str:
     if hasattr(value, "tolist"):
         value = value.tolist()
     if isinstance(value, (list, tuple)) and value:
-        users = [m for m in value if isinstance(m, dict) and m.get("role") == "user"]
-        if not users or not isinstance(users[-1].get("content"), str) or not users[-1]["content"].strip():
+        text = last_user_turn(value)
+        if not text or not text.strip():
             raise DatasetError(path, "field 'prompt' is a message list without a non-empty user turn", line)
-        return users[-1]["content"]
+        return text
     raise DatasetError(path, f"field 'prompt' must be a string or a list of chat messages, got {type(value).__name__}", line)
 
 
@@ -142,7 +144,7 @@ def story_quality(
     thinking_allowance: int = DEFAULT_THINKING_ALLOWANCE,
     rubric: str = "story_quality",
     compact: bool = False,
-    judge_attempts: int = 3,
+    judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
 ) -> Task:
     """Args:
     dataset: POLARIS prompt file (.jsonl/.csv/.parquet); default the HF test split.

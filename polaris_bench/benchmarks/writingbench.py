@@ -34,7 +34,7 @@ from polaris_bench.benchmarks.common import (
 from polaris_bench.benchmarks.generations import with_generations
 from polaris_bench.benchmarks.solvers import story_solver
 from polaris_bench.benchmarks.stated_length import parse_stated_length
-from polaris_bench.judging.judge import JudgeConfig, judge_story
+from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS, JudgeConfig, judge_story
 from polaris_bench.judging.rubric import Criterion, Rubric, load_rubric
 from polaris_bench.judging.scorers import _judge_config
 from polaris_bench.metrics.length import bucket, bucket_2k, has_cjk
@@ -230,7 +230,7 @@ async def judge_checklist(
 
 @scorer(metrics={"score": [mean(), prompt_stderr(), grouped(mean(), "domain2", all=False)]})
 def writingbench_score(
-    rubric: str = "writingbench", compact: bool = False, max_attempts: int = 3, grader: str | None = None
+    rubric: str = "writingbench", compact: bool = False, max_attempts: int = DEFAULT_JUDGE_ATTEMPTS, grader: str | None = None
 ) -> Scorer:
     """WritingBench: one judge call per checklist criterion (1-10); ``score`` = mean."""
     base = load_rubric(rubric)
@@ -258,7 +258,7 @@ def writingbench(
     max_tokens: int | None = None,
     rubric: str = "writingbench",
     compact: bool = False,
-    judge_attempts: int = 3,
+    judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
 ) -> Task:
     """Args:
     dataset: WritingBench benchmark_all.jsonl or a subset in its format (default: the

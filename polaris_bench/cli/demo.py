@@ -16,14 +16,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from polaris_bench.paths import DEFAULT_DB, DEFAULT_PLOT
+
 LOCAL_MODEL = "local/smollm2"
 DEFAULT_WRITER = LOCAL_MODEL
 DEFAULT_JUDGE = LOCAL_MODEL
 DEFAULT_PROMPTS = "3"
 DEFAULT_TARGETS = "150,300"
 DEFAULT_LOG_DIR = "logs/demo"
-DEFAULT_DB = "results/polaris.duckdb"
-DEFAULT_PLOT = "results/length_curve.png"
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,8 @@ class DemoConfig:
     prompts: str = DEFAULT_PROMPTS
     targets: str = DEFAULT_TARGETS
     log_dir: str = DEFAULT_LOG_DIR
-    db: str = DEFAULT_DB
-    plot: str = DEFAULT_PLOT
+    db: str = str(DEFAULT_DB)
+    plot: str = str(DEFAULT_PLOT)
     compact: bool = True  # scores-only judging: fast, and a tiny judge cannot quote reliably
     # A greedy 135M judge answers 0 on every dimension; sampling shows the spread of
     # schema-valid replies (the scores are still not meaningful judgements).

@@ -8,6 +8,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from polaris_bench.paths import DEFAULT_DB, DEFAULT_PLOT
+
 
 def _rubric_validate(args: argparse.Namespace) -> int:
     from polaris_bench.judging.prompt import response_json_schema
@@ -82,10 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_rubric_show)
 
     from polaris_bench.cli.demo import (
-        DEFAULT_DB,
         DEFAULT_JUDGE,
         DEFAULT_LOG_DIR,
-        DEFAULT_PLOT,
         DEFAULT_PROMPTS,
         DEFAULT_TARGETS,
         DEFAULT_WRITER,
@@ -97,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--prompts", default=DEFAULT_PROMPTS)
     demo.add_argument("--targets", default=DEFAULT_TARGETS)
     demo.add_argument("--log-dir", default=DEFAULT_LOG_DIR)
-    demo.add_argument("--db", default=DEFAULT_DB)
-    demo.add_argument("--plot", default=DEFAULT_PLOT)
+    demo.add_argument("--db", default=str(DEFAULT_DB))
+    demo.add_argument("--plot", default=str(DEFAULT_PLOT))
     demo.add_argument("--full-judge", action="store_true", help="justifications and quotes, not the compact mode")
     demo.set_defaults(func=_demo)
 

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from polaris_bench.store.schema import DEFAULT_DB
+from polaris_bench.paths import DEFAULT_DB, DEFAULT_PLOT
+from polaris_bench.stats import N_RESAMPLES
 
 
 def _add_db(p: argparse.ArgumentParser) -> None:
@@ -34,7 +35,8 @@ def _add_query_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mix-judges", action="store_true", help="same as --judges mix")
     p.add_argument("--include-incomplete", action="store_true", help="also use runs that did not finish")
     p.add_argument("--score", help="headline score as 'scorer.key' or 'key' (default: per benchmark)")
-    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    p.add_argument("--resamples", type=int, default=N_RESAMPLES,
+                   help=f"bootstrap resamples of every CI and of pooled Elo ratings (default {N_RESAMPLES})")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
 
 
@@ -234,7 +236,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_db(p)
     _add_query_opts(p)
     p.add_argument("--model", "-m", action="append", help="only these models (repeatable)")
-    p.add_argument("--out", default="results/length_curves.png", help="PNG path (default results/length_curves.png)")
+    p.add_argument("--out", default=str(DEFAULT_PLOT), help=f"PNG path (default {DEFAULT_PLOT})")
     p.add_argument("--csv", help="also write the plotted points as CSV")
     p.set_defaults(func=cmd_plot)
 

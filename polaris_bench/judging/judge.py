@@ -33,11 +33,16 @@ from polaris_bench.story import strip_thinking
 log = logging.getLogger(__name__)
 
 
+# Defaults shared by every task, scorer and the training reward.
+DEFAULT_JUDGE_ATTEMPTS = 3  # judge calls per story before it is left unscored
+DEFAULT_JUDGE_SEED = 1234  # attempt k uses seed + k
+
+
 @dataclass(frozen=True)
 class JudgeConfig:
-    max_attempts: int = 3
+    max_attempts: int = DEFAULT_JUDGE_ATTEMPTS
     compact: bool = False  # scores only: no justifications or quotes
-    seed: int = 1234  # attempt k uses seed + k
+    seed: int = DEFAULT_JUDGE_SEED
     temperature: float | None = None  # None: the grader's own default
     max_tokens: int | None = None  # None: sized from the rubric
     strip_length_sentence: bool = True

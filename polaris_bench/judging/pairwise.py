@@ -19,7 +19,7 @@ import asyncio
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from inspect_ai.model import Model
 
@@ -133,17 +133,36 @@ class PairOutcome:
         return sum(1 for r in (self.xy, self.yx) if r.score_a < 0.5)
 
 
-def position_bias(outcomes: Iterable[PairOutcome]) -> dict[str, float]:
+class PositionCounts(Protocol):
+    """What position bias is computed from, per judged pair: a ``PairOutcome``, or the
+    pair's score value as a ``PairCounts`` (``story_elo``'s metric)."""
+
+    @property
+    def flipped(self) -> bool: ...
+    @property
+    def slot_a_wins(self) -> int: ...
+    @property
+    def slot_b_wins(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class PairCounts:
+    flipped: bool
+    slot_a_wins: int
+    slot_b_wins: int
+
+
+def position_bias(pairs: Iterable[PositionCounts]) -> dict[str, float]:
     """``flip_rate``: share of pairs whose winner changes with the order;
     ``slot_a_win_rate``: share of decisive single-order verdicts won by slot A
-    (0.5 = no position preference)."""
-    done = [o for o in outcomes if o.ok]
+    (0.5 = no position preference). Pairs not judged in both orders are left out."""
+    done = [p for p in pairs if getattr(p, "ok", True)]
     if not done:
         return {"flip_rate": float("nan"), "slot_a_win_rate": float("nan")}
-    a = sum(o.slot_a_wins for o in done)
-    b = sum(o.slot_b_wins for o in done)
+    a = sum(p.slot_a_wins for p in done)
+    b = sum(p.slot_b_wins for p in done)
     return {
-        "flip_rate": sum(o.flipped for o in done) / len(done),
+        "flip_rate": sum(bool(p.flipped) for p in done) / len(done),
         "slot_a_win_rate": a / (a + b) if a + b else float("nan"),
     }
 

@@ -18,7 +18,7 @@ from inspect_ai.scorer import (
 )
 from inspect_ai.solver import TaskState
 
-from polaris_bench.judging.judge import JudgeConfig, judge_story
+from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS, JudgeConfig, judge_story
 from polaris_bench.judging.rubric import Rubric, load_rubric
 from polaris_bench.metrics.scorer import _key_metrics
 from polaris_bench.story import prompt_text, story_text
@@ -72,7 +72,7 @@ def make_rubric_scorer(
 def story_quality(
     rubric: str = "story_quality",
     compact: bool = False,
-    max_attempts: int = 3,
+    max_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
     grader: str | None = None,
 ) -> Scorer:
     """POLARIS Story Quality: ``overall`` on the native scale [-159, 108] and

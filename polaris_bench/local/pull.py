@@ -41,9 +41,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from polaris_bench.paths import CACHE_ENV, cache_root
+
 MANIFEST_NAME = "polaris_manifest.json"
 MANIFEST_FORMAT = 1
-CACHE_ENV = "POLARIS_CACHE"
 WRITER_PROVIDER = "hf"
 JUDGE_PROVIDER = "hfjson"
 _HASH_CHUNK = 1 << 20
@@ -114,19 +115,15 @@ class CachedModel:
 # ----------------------------------------------------------------------------- paths
 
 
-def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """The cache root: ``cache_dir``, else ``$POLARIS_CACHE``, else ``~/.cache/polaris-bench``."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser()
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    return Path.home() / ".cache" / "polaris-bench"
+def models_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """``<cache_dir>/models``, else the project's cache (``polaris_bench.paths.cache_root``)."""
+    root = Path(cache_dir).expanduser() if cache_dir is not None else cache_root()
+    return root / "models"
 
 
 def model_dir(name: str = "smollm2", cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """Where ``pull_model(name)`` puts the Hugging Face folder (it may not exist yet)."""
-    return cache_root(cache_dir) / "models" / name
+    return models_root(cache_dir) / name
 
 
 def writer_model_string(path: str | os.PathLike[str]) -> str:
@@ -439,11 +436,11 @@ def list_models(cache_dir: str | os.PathLike[str] | None = None) -> list[CachedM
     """Converted models in the cache (those with a readable manifest), by name.
 
     Files are not re-hashed here; ``verify_model`` does that."""
-    models_root = cache_root(cache_dir) / "models"
+    root = models_root(cache_dir)
     found: list[CachedModel] = []
-    if not models_root.is_dir():
+    if not root.is_dir():
         return found
-    for folder in sorted(models_root.iterdir()):
+    for folder in sorted(root.iterdir()):
         if folder.name.startswith(".") or not folder.is_dir():
             continue
         manifest = read_manifest(folder)
@@ -489,7 +486,7 @@ def run_pull(args: argparse.Namespace) -> int:
 def run_list(args: argparse.Namespace) -> int:
     models = list_models(args.cache_dir)
     if not models:
-        print(f"no models in {cache_root(args.cache_dir) / 'models'}; run `polaris models pull smollm2`")
+        print(f"no models in {models_root(args.cache_dir)}; run `polaris models pull smollm2`")
         return 0
     for m in models:
         print(f"{m.name}\t{m.size_bytes / 2**20:.0f} MB\t{m.dtype}\t{m.source}\t{m.path}")

@@ -23,9 +23,8 @@ import numpy as np
 from scipy import stats as sps
 
 from polaris_bench.metrics.length import BUCKETS_2K
+from polaris_bench.stats import CONFIDENCE, N_RESAMPLES
 
-N_RESAMPLES = 2000
-CONFIDENCE = 0.95
 NAN = float("nan")
 
 

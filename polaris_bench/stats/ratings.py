@@ -1,5 +1,6 @@
 """Ratings from pairwise results: Glicko-2 (as the paper) and Bradley-Terry (maximum
-likelihood with scipy) with bootstrap confidence intervals.
+likelihood with scipy) with bootstrap confidence intervals (``N_RESAMPLES`` resamples
+by default, as every bootstrap of the project).
 
 A ``Match`` is one judged comparison: player ``a``'s score against ``b`` in [0, 1]
 (fractional scores carry the verdict margin: 0.75 = a won, 1.0 = a won by a lot) and an
@@ -17,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
+
+from polaris_bench.stats import CONFIDENCE, N_RESAMPLES
 
 GLICKO_SCALE = 173.7178  # 400 / ln(10)
 ELO_SCALE = 400.0 / math.log(10.0)
@@ -223,8 +226,8 @@ class RatingCI:
 def bootstrap_bradley_terry(
     matches: Sequence[Match],
     *,
-    samples: int = 1000,
-    level: float = 0.95,
+    n_resamples: int = N_RESAMPLES,
+    confidence: float = CONFIDENCE,
     seed: int = 0,
     prior: float = 0.01,
     center: float = 1500.0,
@@ -258,7 +261,7 @@ def bootstrap_bradley_terry(
         cg[c, k] += 1.0
     rng = np.random.default_rng(seed)
     draws: list[np.ndarray] = []
-    for _ in range(samples):
+    for _ in range(n_resamples):
         counts = np.bincount(rng.integers(0, n_clusters, size=n_clusters), minlength=n_clusters).astype(float)
         w, g = counts @ cw, counts @ cg
         played = np.bincount(pi, g, n) + np.bincount(pj, g, n)
@@ -266,7 +269,7 @@ def bootstrap_bradley_terry(
             continue
         keep = g > 0
         draws.append(_fit_bt(pi[keep], pj[keep], w[keep], g[keep], n, prior, x0=point))
-    alpha = (1.0 - level) / 2.0
+    alpha = (1.0 - confidence) / 2.0
     out: dict[str, RatingCI] = {}
     stacked = np.array(draws) if draws else np.empty((0, n))
     for p, i in index.items():
@@ -286,27 +289,3 @@ def win_rates(matches: Sequence[Match]) -> dict[str, float]:
         totals.setdefault(m.a, []).append(m.score_a)
         totals.setdefault(m.b, []).append(1.0 - m.score_a)
     return {p: sum(v) / len(v) for p, v in sorted(totals.items())}
-
-
-def bootstrap_mean_ci(
-    values_by_cluster: dict[str, list[float]],
-    *,
-    samples: int = 2000,
-    level: float = 0.95,
-    seed: int = 0,
-) -> tuple[float, float, float]:
-    """Mean of all values and a percentile bootstrap interval that resamples clusters
-    (e.g. EQ-Bench prompts, each with several iterations)."""
-    keys = [k for k, v in values_by_cluster.items() if v]
-    if not keys:
-        return float("nan"), float("nan"), float("nan")
-    sums = np.array([sum(values_by_cluster[k]) for k in keys], dtype=float)
-    counts = np.array([len(values_by_cluster[k]) for k in keys], dtype=float)
-    mean = float(sums.sum() / counts.sum())
-    if len(keys) < 2:
-        return mean, float("nan"), float("nan")
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(keys), size=(samples, len(keys)))
-    boot = sums[idx].sum(axis=1) / counts[idx].sum(axis=1)
-    alpha = (1.0 - level) / 2.0
-    return mean, float(np.quantile(boot, alpha)), float(np.quantile(boot, 1.0 - alpha))

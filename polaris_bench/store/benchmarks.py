@@ -25,7 +25,6 @@ class MainScore:
     scorers: tuple[str, ...] = ()
     units: str = ""
     reference: str | None = None  # the benchmark whose published rows apply (default: itself)
-    higher_is_better: bool = True
     digits: int = 1  # decimals shown in tables
 
 

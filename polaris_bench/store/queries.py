@@ -372,7 +372,7 @@ def leaderboard(
     board.rows.sort(key=_sort_key)
     if elo and (benchmark in (None, "story_elo")):
         board.elo_rows = elo_leaderboard(con, judges=judges, include_incomplete=include_incomplete,
-                                         reference=reference, seed=seed, notes=board.notes)
+                                         reference=reference, n_resamples=n_resamples, seed=seed, notes=board.notes)
     return board
 
 
@@ -385,7 +385,7 @@ def elo_leaderboard(
     judges: JudgePolicy = "split",
     include_incomplete: bool = False,
     reference: bool = True,
-    bootstrap: int = 200,
+    n_resamples: int = N_RESAMPLES,
     seed: int = 0,
     notes: list[str] | None = None,
 ) -> list[dict[str, Any]]:
@@ -412,7 +412,7 @@ def elo_leaderboard(
         groups = pw.groupby(group_keys, sort=True) if group_keys else [(("mixed", ""), pw)]
         for key, g in groups:
             judge, rubric = key if isinstance(key, tuple) else (key, "")
-            rows += _rate_group(con, g, judge, rubric, bootstrap, seed)
+            rows += _rate_group(con, g, judge, rubric, n_resamples, seed)
     if reference:
         for model, value, judge_model, judge_prompt in con.execute(
             "SELECT model, value, judge_model, judge_prompt FROM reference WHERE benchmark = 'story_elo' AND metric = 'elo'"
@@ -424,7 +424,7 @@ def elo_leaderboard(
     return rows
 
 
-def _rate_group(con: duckdb.DuckDBPyConnection, g: pd.DataFrame, judge: str, rubric: str, bootstrap: int,
+def _rate_group(con: duckdb.DuckDBPyConnection, g: pd.DataFrame, judge: str, rubric: str, n_resamples: int,
                 seed: int) -> list[dict[str, Any]]:
     from polaris_bench.stats.ratings import (
         Match,
@@ -470,7 +470,7 @@ def _rate_group(con: duckdb.DuckDBPyConnection, g: pd.DataFrame, judge: str, rub
         for m, r in glicko2_ratings(matches).items():
             out[m]["elo"], out[m]["elo_rd"] = r.rating, r.rd
         if len({x for mt in matches for x in (mt.a, mt.b)}) >= 2:
-            for m, ci in bootstrap_bradley_terry(matches, samples=bootstrap, seed=seed).items():
+            for m, ci in bootstrap_bradley_terry(matches, n_resamples=n_resamples, seed=seed).items():
                 out[m]["bt"], out[m]["bt_low"], out[m]["bt_high"] = ci.rating, ci.low, ci.high
         for m, rate in win_rates(matches).items():
             out[m]["win_rate"] = rate

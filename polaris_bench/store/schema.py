@@ -27,8 +27,9 @@ from pathlib import Path
 
 import duckdb
 
+from polaris_bench.paths import DEFAULT_DB
+
 SCHEMA_VERSION = 1
-DEFAULT_DB = Path("results") / "polaris.duckdb"
 
 
 class SchemaError(RuntimeError):

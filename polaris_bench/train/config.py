@@ -23,6 +23,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS, DEFAULT_JUDGE_SEED
+
 
 class TrainConfigError(ValueError):
     """A recipe file that cannot be used; the message names the file and the problem."""
@@ -85,9 +87,9 @@ class JudgeSection(_Strict):
     model_args: dict[str, Any] = {}  # Inspect -M options (e.g. latency for offline/judge)
     base_url: str | None = None
     rubric: str = "story_quality"
-    max_attempts: int = Field(3, ge=1)
+    max_attempts: int = Field(DEFAULT_JUDGE_ATTEMPTS, ge=1)
     compact: bool = False
-    seed: int = 1234
+    seed: int = DEFAULT_JUDGE_SEED
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = None

@@ -31,7 +31,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from polaris_bench.io import InputFileError, read_jsonl
 from polaris_bench.metrics.length import parse_target
+from polaris_bench.story import last_user_turn
 
 REASONING_KEYS = ("reasoning", "ground_truth_reasoning")
 READ_KEYS = {"prompt", "story", "target_word_count", "uid", *REASONING_KEYS}
@@ -54,15 +56,10 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
 
         return pq.read_table(path).to_pylist()
     if suffix == ".jsonl":
-        rows = []
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise TrainDataError(f"{path}: line {n} is not valid JSON: {exc}") from exc
-        return rows
+        try:
+            return [row for _, row in read_jsonl(path)]
+        except InputFileError as exc:
+            raise TrainDataError(str(exc)) from exc
     if suffix == ".json":
         data = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(data, list):
@@ -101,13 +98,13 @@ def _prompt(value: Any, problems: list[str]) -> tuple[Any, str, str]:
                 problems.append(f"prompt message {i}: 'content' must be text")
                 return value, "", "chat"
             messages.append({"role": str(msg["role"]), "content": msg["content"]})
-        users = [m["content"] for m in messages if m["role"] == "user"]
-        if not users or not users[-1].strip():
+        user = last_user_turn(messages) or ""
+        if not user.strip():
             problems.append("'prompt' messages have no non-empty user turn")
             return messages, "", "chat"
         if messages[-1]["role"] != "user":
             problems.append("the last prompt message must be the user's")
-        return messages, users[-1].strip(), "chat"
+        return messages, user.strip(), "chat"
     if _missing(value):
         problems.append("'prompt' is missing")
     else:

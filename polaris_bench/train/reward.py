@@ -48,7 +48,7 @@ from polaris_bench.metrics.length import (
     parse_target,
 )
 from polaris_bench.metrics.repetition import self_repetition
-from polaris_bench.story import strip_thinking
+from polaris_bench.story import last_user_turn, strip_thinking
 from polaris_bench.train.config import (
     JudgeSection,
     OverlongPenalty,
@@ -100,8 +100,7 @@ def prompt_text_of(prompt: Any) -> str:
     """The user's text of a prompt given as text or as chat messages."""
     if isinstance(prompt, str):
         return prompt
-    users = [m["content"] for m in prompt if m.get("role") == "user"]
-    return users[-1] if users else ""
+    return last_user_turn(prompt) or ""
 
 
 def completion_text_of(completion: Any) -> str:
