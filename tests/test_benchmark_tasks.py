@@ -160,6 +160,23 @@ def test_eqbench_creative_end_to_end(tmp_path):
     assert log.eval.metadata["generation"]["min_p"] == 0.1
 
 
+def test_eqbench_ci_is_the_shared_bootstrap():
+    from inspect_ai.scorer import SampleScore, Score
+
+    from polaris_bench.benchmarks.eqbench_creative import bootstrap_ci
+
+    values = [float(v * v % 13) for v in range(21)]
+    prompts = [str(i % 7) for i in range(21)]
+    scores = [
+        SampleScore(score=Score(value=v), sample_id=f"{p}_{i}", sample_metadata={"prompt_id": p})
+        for i, (v, p) in enumerate(zip(values, prompts))
+    ]
+    ci = bootstrap_ci()(scores)
+    same = bootstrap_mean_ci(values, prompts, n_resamples=N_RESAMPLES)
+    assert (ci["low"], ci["high"]) == (same.low, same.high)
+    assert bootstrap_ci(n_resamples=50)(scores) != ci
+
+
 def test_write_response_sends_min_p_only_where_supported(monkeypatch):
     import asyncio
 

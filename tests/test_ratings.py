@@ -115,3 +115,13 @@ def test_bootstrap_mean_ci_by_hand():
     assert (flat.mean, flat.low, flat.high) == (50.0, 50.0, 50.0)
     single = bootstrap_mean_ci([40.0, 60.0], ["a", "a"])
     assert single.mean == 50.0 and math.isnan(single.low)
+
+
+def test_rate_players_gathers_every_rating():
+    from polaris_bench.stats.ratings import rate_players
+
+    matches = [Match("x", "y", s, cluster=f"p{i}") for i, s in enumerate([1.0, 0.75, 0.0, 1.0, 0.5])]
+    rated = rate_players(matches, glicko_periods=2, n_resamples=50, seed=1)
+    assert rated["x"].glicko == glicko2_ratings(matches, periods=2)["x"]
+    assert rated["x"].bt == bootstrap_bradley_terry(matches, n_resamples=50, seed=1)["x"]
+    assert rated["x"].win_rate == win_rates(matches)["x"] == pytest.approx(0.65)

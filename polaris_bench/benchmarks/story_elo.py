@@ -39,12 +39,7 @@ from polaris_bench.judging.scorers import _judge_config
 from polaris_bench.metrics.length import count_words
 from polaris_bench.paths import resolve_user_path
 from polaris_bench.stats import CONFIDENCE, N_RESAMPLES
-from polaris_bench.stats.ratings import (
-    Match,
-    bootstrap_bradley_terry,
-    glicko2_ratings,
-    win_rates,
-)
+from polaris_bench.stats.ratings import Match, rate_players
 from polaris_bench.story import last_user_turn, strip_thinking
 
 # -- the stories to compare ----------------------------------------------------
@@ -261,16 +256,14 @@ def pairwise_ratings(
         out: dict[str, float] = {}
         if not matches:
             return out
-        for model, r in glicko2_ratings(matches, periods=glicko_periods).items():
-            out[f"glicko:{model}"] = r.rating
-            out[f"glicko_rd:{model}"] = r.rd
-        cis = bootstrap_bradley_terry(matches, n_resamples=bootstrap, confidence=confidence, seed=seed)
-        for model, ci in cis.items():
-            out[f"bt:{model}"] = ci.rating
-            out[f"bt_low:{model}"] = ci.low
-            out[f"bt_high:{model}"] = ci.high
-        for model, rate in win_rates(matches).items():
-            out[f"win_rate:{model}"] = rate
+        rated = rate_players(
+            matches, glicko_periods=glicko_periods, n_resamples=bootstrap, confidence=confidence, seed=seed
+        )
+        for model, r in rated.items():
+            out[f"glicko:{model}"] = r.glicko.rating
+            out[f"glicko_rd:{model}"] = r.glicko.rd
+            out[f"bt:{model}"], out[f"bt_low:{model}"], out[f"bt_high:{model}"] = r.bt.rating, r.bt.low, r.bt.high
+            out[f"win_rate:{model}"] = r.win_rate
         out.update(position_bias(positions))
         out["pairs"] = float(len(matches))
         return out

@@ -289,3 +289,26 @@ def win_rates(matches: Sequence[Match]) -> dict[str, float]:
         totals.setdefault(m.a, []).append(m.score_a)
         totals.setdefault(m.b, []).append(1.0 - m.score_a)
     return {p: sum(v) / len(v) for p, v in sorted(totals.items())}
+
+
+@dataclass(frozen=True)
+class PlayerRatings:
+    glicko: GlickoRating
+    bt: RatingCI
+    win_rate: float
+
+
+def rate_players(
+    matches: Sequence[Match],
+    *,
+    glicko_periods: int = 1,
+    n_resamples: int = N_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> dict[str, PlayerRatings]:
+    """Every rating of every player: Glicko-2, Bradley-Terry with its bootstrap CI over
+    clusters, and the win rate (what story_elo reports and the store pools)."""
+    glicko = glicko2_ratings(matches, periods=glicko_periods)
+    bt = bootstrap_bradley_terry(matches, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    rates = win_rates(matches)
+    return {p: PlayerRatings(glicko[p], bt[p], rates[p]) for p in players_of(matches)}

@@ -426,12 +426,7 @@ def elo_leaderboard(
 
 def _rate_group(con: duckdb.DuckDBPyConnection, g: pd.DataFrame, judge: str, rubric: str, n_resamples: int,
                 seed: int) -> list[dict[str, Any]]:
-    from polaris_bench.stats.ratings import (
-        Match,
-        bootstrap_bradley_terry,
-        glicko2_ratings,
-        win_rates,
-    )
+    from polaris_bench.stats.ratings import Match, rate_players
 
     done = g[g["score_x"].notna()]
     models = sorted(set(g["model_x"]) | set(g["model_y"]))
@@ -467,13 +462,10 @@ def _rate_group(con: duckdb.DuckDBPyConnection, g: pd.DataFrame, judge: str, rub
             Match(str(r.model_x), str(r.model_y), float(r.score_x), cluster=str(r.source_sample_id))
             for r in done.itertuples(index=False)
         ]
-        for m, r in glicko2_ratings(matches).items():
-            out[m]["elo"], out[m]["elo_rd"] = r.rating, r.rd
-        if len({x for mt in matches for x in (mt.a, mt.b)}) >= 2:
-            for m, ci in bootstrap_bradley_terry(matches, n_resamples=n_resamples, seed=seed).items():
-                out[m]["bt"], out[m]["bt_low"], out[m]["bt_high"] = ci.rating, ci.low, ci.high
-        for m, rate in win_rates(matches).items():
-            out[m]["win_rate"] = rate
+        for m, r in rate_players(matches, n_resamples=n_resamples, seed=seed).items():
+            out[m]["elo"], out[m]["elo_rd"] = r.glicko.rating, r.glicko.rd
+            out[m]["bt"], out[m]["bt_low"], out[m]["bt_high"] = r.bt.rating, r.bt.low, r.bt.high
+            out[m]["win_rate"] = r.win_rate
     return list(out.values())
 
 
