@@ -77,7 +77,7 @@ def select_prompts(spec: str | None) -> list[StoryPrompt]:
     if spec.isdigit():
         n = int(spec)
         if not 1 <= n <= len(prompts):
-            raise PromptFileError("-T prompts", f"{n}: the embedded set has {len(prompts)} prompts")
+            raise PromptFileError("-T prompts", f"asks for {n} prompts; the embedded set has {len(prompts)}")
         return prompts[:n]
     by_id = {p.id: p for p in prompts}
     wanted = [s.strip() for s in spec.split(",") if s.strip()]

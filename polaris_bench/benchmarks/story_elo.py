@@ -372,6 +372,9 @@ def story_elo(
     glicko_periods: Glicko-2 rating periods over the round robin (1: textbook).
     bootstrap: bootstrap resamples for the Bradley-Terry CIs.
     """
+    for name, value in (("glicko_periods", glicko_periods), ("bootstrap", bootstrap)):
+        if value < 1:
+            raise ValueError(f"-T {name} must be at least 1, got {value}")
     if bool(logs) == bool(generations):
         raise ValueError("story_elo needs exactly one of -T logs=<a.eval,b.eval|folder> or -T generations=<jsonl>")
     pool = stories_from_logs(logs) if logs else stories_from_generations(generations)  # type: ignore[arg-type]
