@@ -47,7 +47,7 @@ def test_ingest_twice_then_the_leaderboard_shows_both_writers(db, capsys):
 
 
 def test_leaderboard_json_csv_markdown(db, capsys, tmp_path):
-    assert polaris("leaderboard", "--db", str(db), "-b", "length_gen", "-f", "json") == 0
+    assert polaris("leaderboard", "--db", str(db), "-b", "length_gen", "--score", "published_overall", "-f", "json") == 0
     data = json.loads(capsys.readouterr().out)
     rows = data["leaderboard"]
     assert {r["model"] for r in rows} >= {"offline/writer-a [length_bias=0.08]", "offline/writer-b [length_bias=0.08]"}
@@ -84,7 +84,7 @@ def test_compare_and_plot(db, capsys, tmp_path):
 def test_reference_load_then_published_rows(db, capsys):
     assert polaris("reference", "load", "--db", str(db)) == 0
     assert "published reference numbers" in capsys.readouterr().out
-    assert polaris("leaderboard", "--db", str(db), "-b", "length_gen", "-f", "json") == 0
+    assert polaris("leaderboard", "--db", str(db), "-b", "length_gen", "--score", "published_overall", "-f", "json") == 0
     rows = json.loads(capsys.readouterr().out)["leaderboard"]
     published = [r for r in rows if r["source"] == "published"]
     assert {r["model"] for r in published} >= {"POLARIS-9B", "Qwen3.5-9B"}

@@ -152,8 +152,15 @@ def test_reference_rows_are_marked_published(con):
     c = connect(":memory:")
     ingest(c, [one_log("sweeps/a")])
     load_reference(c)
+    # the published SQ table is the published formula: only beside published_overall
     board = leaderboard(c, "length_gen")
+    assert not any(r["source"] == "published" for r in board.rows)
+    assert any("--score published_overall" in n for n in board.notes)
+    board = leaderboard(c, "length_gen", score="published_overall")
+    run = next(r for r in board.rows if r["source"] == "run")
+    assert run["key"] == "published_overall" and "min(100, P - N + bonus)" in run["units"]
     published = [r for r in board.rows if r["source"] == "published"]
+    assert all(r["units"] == run["units"] for r in published)
     polaris = next(r for r in published if r["model"] == "POLARIS-9B")
     assert (polaris["score"], polaris["ID"], polaris["near"], polaris["far"], polaris["slope"]) == (
         52.1, 57.4, 48.2, 44.1, -3.0)

@@ -67,6 +67,7 @@ class Judgement:
     label: str | None = None
     evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
     reported: dict[str, Any] = field(default_factory=dict)
+    published_source: str = ""  # where the rubric's published formula took its totals from
     errors: list[str] = field(default_factory=list)  # one per failed attempt
 
     @property
@@ -92,6 +93,7 @@ class Judgement:
             "label": self.label,
             "evidence": self.evidence,
             "reported": self.reported,
+            **({"published_source": self.published_source} if self.published_source else {}),
             "errors": self.errors,
             **({"unscored_reason": self.unscored_reason} if not self.ok else {}),
             **{k: v for k, v in (self.result or {}).items() if k not in ("overall", "reward")},
@@ -167,7 +169,8 @@ async def judge_story(
         judgement.scores = parsed.scores
         judgement.evidence = parsed.evidence
         judgement.reported = parsed.reported
-        judgement.result = rubric.aggregate(parsed.scores)
+        published, judgement.published_source = rubric.published_scores(parsed.scores, parsed.reported)
+        judgement.result = rubric.aggregate(parsed.scores) | published
         main = judgement.result.get("overall")
         judgement.label = rubric.label_for(main) if main is not None else None
         return judgement

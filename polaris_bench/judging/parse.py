@@ -5,8 +5,9 @@ must be present, an integer (not a float, bool or string) within its range; unkn
 criteria are rejected. In full mode the rubric's evidence rules hold for every
 criterion: at most ``max_quotes`` quotes of at most ``max_quote_words`` words each, each
 found in the story (after normalising whitespace, quote marks and dashes), and at least
-the number ``quotes_needed`` gives. Totals and labels the judge reports are recorded,
-never used: the score is recomputed.
+the number ``quotes_needed`` gives. Totals and labels the judge reports are
+recorded; the rubric's score is recomputed from the dimensions, and only a rubric's
+``published`` formula reads the reported totals.
 """
 
 from __future__ import annotations

@@ -158,6 +158,6 @@ def response_json_schema(rubric: Rubric, *, compact: bool = False) -> dict[str, 
     for key in rubric.reported:
         if key == "label":
             top[key] = {"type": "string", "enum": [lab.name for lab in rubric.labels]} if rubric.labels else {"type": "string"}
-        else:
-            top[key] = {"type": "number"}
+        else:  # totals and overall are sums of integer scores
+            top[key] = {"type": "integer"}
     return {"type": "object", "properties": top, "required": list(top), "additionalProperties": False}

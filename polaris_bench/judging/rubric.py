@@ -104,6 +104,33 @@ class WeightedMeanAggregation(_Strict):
 
 Aggregation = Annotated[PolarisAggregation | WeightedMeanAggregation, Field(discriminator="kind")]
 
+ReportedKey = Literal["positive_total", "negative_total", "bonus_total", "penalty_total", "overall", "label"]
+
+
+class TotalsFormula(_Strict):
+    """A second overall score, as a paper's published table computes it: a signed sum
+    of the totals the judge reports (``<polarity>_total``), optionally capped. POLARIS's
+    published SQ table: ``min(100, positive_total - negative_total + bonus_total)``.
+
+    The value is taken from the judge's reported totals when all of them are integers
+    (as the authors' evaluation does); otherwise (a judge that reported none, e.g. a
+    rubric without ``reported``) from the dimension sums, and the source says so. The
+    value from the dimensions is always recorded as ``<name>_recomputed`` and
+    ``totals_mismatch`` is 1 where a reported total differs from its dimension sum."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")] = "published_overall"
+    description: str = ""
+    terms: Annotated[dict[Polarity, float], Field(min_length=1)]
+    min: float | None = None
+    max: float | None = None
+
+    def bounded(self, value: float) -> float:
+        if self.max is not None:
+            value = min(self.max, value)
+        if self.min is not None:
+            value = max(self.min, value)
+        return value
+
 
 class Rubric(_Strict):
     id: str
@@ -115,8 +142,10 @@ class Rubric(_Strict):
     evidence: EvidenceRules = EvidenceRules()
     aggregation: Aggregation
     labels: list[Label] = []
-    # Totals the judge is asked to report; recorded, never trusted.
-    reported: list[Literal["positive_total", "negative_total", "overall", "label"]] = []
+    # Totals the judge is asked to report; recorded, and used only by ``published``.
+    reported: list[ReportedKey] = []
+    # A second overall from the reported totals (the published table's formula).
+    published: TotalsFormula | None = None
     # A user's own judge prompt (e.g. the paper's official one); relative to the file.
     prompt_template: str | None = None
     source_path: str | None = Field(default=None, exclude=True)
@@ -137,6 +166,16 @@ class Rubric(_Strict):
             for c in self.criteria:
                 if c.invert or c.power != 1.0:
                     raise ValueError(f"criterion {c.id}: invert/power only apply to weighted_mean")
+        if self.published is not None:
+            polarities = {c.polarity for c in self.criteria}
+            for pol in self.published.terms:
+                if pol not in polarities:
+                    raise ValueError(f"published.terms: no criterion has polarity {pol!r}")
+                if f"{pol}_total" not in self.reported:
+                    raise ValueError(
+                        f"published.terms uses {pol}_total, which the judge is not asked to report "
+                        f"(add it to 'reported')"
+                    )
         return self
 
     # -- derived -------------------------------------------------------------------
@@ -170,12 +209,42 @@ class Rubric(_Strict):
             return _aggregate_polaris(self, agg, scores)
         return _aggregate_weighted(self, agg, scores)
 
+    def published_scores(self, scores: dict[str, int], reported: dict[str, Any]) -> tuple[dict[str, float], str]:
+        """The ``published`` formula's numbers and where its value came from
+        (``"reported"`` totals or ``"dimensions"``); empty without a formula."""
+        formula = self.published
+        if formula is None:
+            return {}, ""
+        sums = {
+            pol: float(sum(scores[c.id] for c in self.criteria if c.polarity == pol)) for pol in formula.terms
+        }
+        recomputed = formula.bounded(sum(coef * sums[pol] for pol, coef in formula.terms.items()))
+        totals = {pol: _integral(reported.get(f"{pol}_total")) for pol in formula.terms}
+        out = {f"{formula.name}_recomputed": recomputed}
+        if any(v is None for v in totals.values()):
+            # nothing usable reported: the dimension sums stand in, and no mismatch is defined
+            out |= {formula.name: recomputed, "totals_mismatch": math.nan}
+            return out, "dimensions"
+        value = formula.bounded(sum(coef * totals[pol] for pol, coef in formula.terms.items()))
+        mismatch = any(totals[pol] != sums[pol] for pol in formula.terms)
+        out |= {formula.name: value, "totals_mismatch": float(mismatch)}
+        return out, "reported"
+
     def label_for(self, overall: float) -> str | None:
         chosen = None
         for lab in self.labels:
             if overall >= lab.min:
                 chosen = lab.name
         return chosen
+
+
+def _integral(value: Any) -> float | None:
+    """A reported total as a number if it is an integer (or an integral float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    return float(value)
 
 
 def _aggregate_polaris(rubric: Rubric, agg: PolarisAggregation, s: dict[str, int]) -> dict[str, float]:

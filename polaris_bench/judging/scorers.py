@@ -8,6 +8,7 @@ in ``Score.reason`` and ``metadata["unscored_reason"]``: excluded from metrics, 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from inspect_ai.scorer import (
@@ -24,7 +25,9 @@ from polaris_bench.metrics.scorer import _key_metrics
 from polaris_bench.story import prompt_text, story_text
 
 
-def _judge_score(rubric: Rubric, prompt: str, story: str, judgement: Any, main_key: str) -> Score:
+def _judge_score(
+    rubric: Rubric, prompt: str, story: str, judgement: Any, main_key: str, keys: list[str] | None = None
+) -> Score:
     meta = judgement.metadata()
     if not judgement.ok:
         return Score.unscored(
@@ -34,6 +37,8 @@ def _judge_score(rubric: Rubric, prompt: str, story: str, judgement: Any, main_k
             metadata=meta,
         )
     value = {k: v for k, v in judgement.result.items()}
+    for key in keys or ():  # a declared key this rubric does not produce: no value
+        value.setdefault(key, math.nan)
     return Score(
         value=value,
         answer=story[:200],
@@ -59,29 +64,34 @@ def make_rubric_scorer(
         story = story_text(state)
         prompt = prompt_text(state)
         judgement = await judge_story(rubric, prompt, story, grader, judge)
-        return _judge_score(rubric, prompt, story, judgement, main_key)
+        return _judge_score(rubric, prompt, story, judgement, main_key, keys)
 
     return score
 
 
-@scorer(
-    metrics=_key_metrics(
-        ["overall", "reward", "positive_total", "negative_total", "bonus", "penalty"], "bucket"
-    )
-)
+SQ_KEYS = [
+    "overall", "reward", "published_overall", "published_overall_recomputed", "totals_mismatch",
+    "positive_total", "negative_total", "bonus", "penalty",
+]
+
+
+@scorer(metrics=_key_metrics(SQ_KEYS, "bucket"))
 def story_quality(
     rubric: str = "story_quality",
     compact: bool = False,
     max_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
     grader: str | None = None,
 ) -> Scorer:
-    """POLARIS Story Quality: ``overall`` on the native scale [-159, 108] and
-    ``reward`` = overall / 100, from the ``grader`` model role."""
+    """POLARIS Story Quality from the ``grader`` model role: ``overall`` (the training
+    formula, [-159, 108]) and ``reward`` = overall / 100; ``published_overall`` (the
+    formula of the paper's published table, from the judge's reported totals),
+    ``published_overall_recomputed`` (the same from the dimension sums) and
+    ``totals_mismatch`` (1 where reported totals and dimensions disagree)."""
     loaded = load_rubric(rubric)
     if loaded.aggregation.kind != "polaris_sq":
         raise ValueError(f"story_quality needs a polaris_sq rubric; {rubric!r} is {loaded.aggregation.kind}")
     return make_rubric_scorer(
-        loaded, judge=JudgeConfig(max_attempts=max_attempts, compact=compact), grader=grader
+        loaded, judge=JudgeConfig(max_attempts=max_attempts, compact=compact), grader=grader, keys=SQ_KEYS
     )
 
 

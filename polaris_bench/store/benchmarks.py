@@ -40,6 +40,18 @@ MAIN_SCORES: dict[str, MainScore] = {
 
 GENERIC = MainScore(("value", "score"), (), "", digits=3)
 
+# Score keys whose formula the leaderboard names in place of the benchmark's units.
+KEY_FORMULAS: dict[str, str] = {
+    "overall": "SQ overall, training formula: P - N + bonus' - penalty' (gated), clamped to -159..108",
+    "published_overall": "SQ published_overall, the paper's table formula: min(100, P - N + bonus) "
+    "from the judge's reported totals",
+}
+
+
+def units_for(benchmark: str, key: str | None) -> str:
+    """What a leaderboard column of ``key`` measures: its formula where known."""
+    return KEY_FORMULAS.get(key or "", "") or spec_for(benchmark).units
+
 
 def benchmark_of(task: str | None, task_metadata: Mapping | None = None) -> str:
     """The benchmark a run belongs to."""

@@ -31,7 +31,8 @@ from polaris_bench.stats.inference import (
     bucket_slope,
     paired_comparison,
 )
-from polaris_bench.store.benchmarks import main_score, reference_benchmark, spec_for
+from polaris_bench.store.benchmarks import main_score, reference_benchmark, spec_for, units_for
+from polaris_bench.store.reference import compared_keys
 
 JudgePolicy = Literal["split", "refuse", "mix"]
 JUDGE_FIELDS = ("judge_model", "rubric_sha256", "template_sha256", "judge_mode")
@@ -257,7 +258,7 @@ def _group_stats(g: pd.DataFrame, n_resamples: int, seed: int) -> dict[str, Any]
     return out
 
 
-def _reference_rows(con: duckdb.DuckDBPyConnection, benchmark: str) -> list[dict[str, Any]]:
+def _reference_rows(con: duckdb.DuckDBPyConnection, benchmark: str, key: str | None = None) -> list[dict[str, Any]]:
     ref = reference_benchmark(benchmark)
     rows = con.execute(
         "SELECT model, metric, value, judge_model, judge_prompt, source FROM reference WHERE benchmark = ? "
@@ -271,7 +272,7 @@ def _reference_rows(con: duckdb.DuckDBPyConnection, benchmark: str) -> list[dict
                 "benchmark": benchmark, "model": model, "judge": judge_model, "judge_model": judge_model,
                 "rubric_sha256": "", "template_sha256": "", "judge_mode": "", "score": NAN, "ci_low": NAN,
                 "ci_high": NAN, "length_ratio": NAN, "ID": NAN, "near": NAN, "far": NAN, "slope": NAN,
-                "n": None, "unscored": None, "prompts": None, "runs": None, "units": spec_for(benchmark).units,
+                "n": None, "unscored": None, "prompts": None, "runs": None, "units": units_for(benchmark, key),
                 "digits": spec_for(benchmark).digits, "source": "published", "judge_prompt": judge_prompt,
                 "reference": source,
             },
@@ -331,7 +332,7 @@ def leaderboard(
                 row["judge"] = judge_label(kv["judge_model"], kv["judge_mode"])
             row.update(_group_stats(g, n_resamples, seed))
             row["scorer"], row["key"] = g["scorer"].iloc[0], g["key"].iloc[0]
-            row["units"] = spec_for(kv["benchmark"]).units
+            row["units"] = units_for(kv["benchmark"], row["key"])
             row["digits"] = spec_for(kv["benchmark"]).digits
             row["source"] = "run"
             row["judge_prompt"] = "polaris-bench prompts"
@@ -356,7 +357,17 @@ def leaderboard(
     if reference:
         shown = False
         for bench in sorted(benchmarks_seen | ({benchmark} if benchmark and benchmark != "story_elo" else set())):
-            refs = _reference_rows(con, bench)
+            # published rows only beside runs that use the same formula (reference.compared_keys)
+            run_keys = {r["key"] for r in board.rows if r["benchmark"] == bench and r.get("source") == "run"}
+            same = compared_keys(reference_benchmark(bench))
+            if run_keys and not run_keys & same:
+                if _reference_rows(con, bench):
+                    board.notes.append(
+                        f"{bench}: the paper's published rows are {'/'.join(sorted(same))}, not this headline "
+                        f"({'/'.join(sorted(run_keys))}); --score {sorted(same)[0]} shows them side by side"
+                    )
+                continue
+            refs = _reference_rows(con, bench, next(iter(run_keys & same), min(same, default=None)))
             board.rows += refs
             shown = shown or bool(refs)
             if refs and reference_benchmark(bench) != bench:

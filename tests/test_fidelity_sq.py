@@ -1,0 +1,151 @@
+"""Story Quality's two formulas through the public interface: ``tasks/story_quality.py``
+with ``-T generations=`` and a scripted judge reply. ``overall`` is the training formula
+(P - N + bonus' - penalty', gated, clamped); ``published_overall`` is the formula of the
+paper's published table (min(100, P - N + bonus) from the judge's reported totals).
+Each expected number is derived by hand in the test (docs/fidelity.md)."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from inspect_ai import eval as inspect_eval
+from inspect_ai.model import get_model
+from judge_helpers import reply_output
+
+from polaris_bench.judging.rubric import RubricError, load_rubric
+
+ROOT = Path(__file__).resolve().parents[1]
+_STORY = re.compile(r"<story>\n?(.*?)\n?</story>", re.DOTALL)
+STORY = " ".join(["The lantern swung over the harbor while Mara counted the boats."] * 20)
+
+
+def _dimension_scores(p: int, n: int, bonus: int, penalty: int) -> dict[str, int]:
+    """Criterion scores with the given sums: positives and negatives filled in order."""
+    rubric = load_rubric("story_quality")
+    left = {"positive": p, "negative": n, "bonus": bonus, "penalty": penalty}
+    scores = {}
+    for c in rubric.criteria:
+        scores[c.id] = min(c.max, left[c.polarity])
+        left[c.polarity] -= scores[c.id]
+    assert not any(left.values()), left
+    return scores
+
+
+def _judge(scores: dict[str, int], reported: dict[str, Any] | None):
+    """A grader that returns one reply: ``scores``, and ``reported`` as top-level totals
+    (None: the sums of ``scores``, as an honest judge reports them)."""
+    rubric = load_rubric("story_quality")
+
+    def respond(input, tools, tool_choice, config):
+        story = _STORY.search(input[-1].text).group(1)
+        quote = " ".join(story.split()[:4])
+        body: dict[str, Any] = {
+            "criteria": {
+                cid: {"justification": "scripted", "quotes": [quote], "score": v} for cid, v in scores.items()
+            }
+        }
+        sums = {
+            pol: sum(v for cid, v in scores.items() if rubric.by_id[cid].polarity == pol)
+            for pol in ("positive", "negative", "bonus", "penalty")
+        }
+        totals = reported if reported is not None else {
+            "positive_total": sums["positive"], "negative_total": sums["negative"], "bonus_total": sums["bonus"],
+            "overall": sums["positive"] - sums["negative"] + sums["bonus"] - sums["penalty"], "label": "poor",
+        }
+        body.update(totals)
+        return reply_output(json.dumps(body))
+
+    return get_model("mockllm/model", custom_outputs=respond, memoize=False)
+
+
+def _run(tmp_path: Path, grader, *, compact: bool = False):
+    from test_benchmark_tasks import load_task
+
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(json.dumps({"uid": "p1", "prompt": "Write about a harbor.", "target_word_count": 1000}) + "\n")
+    gens = tmp_path / "gens.jsonl"
+    gens.write_text(json.dumps({"id": "p1", "story": STORY}) + "\n")
+    task = load_task("story_quality")(dataset=str(prompts), generations=str(gens), compact=compact)
+    log = inspect_eval(task, model="offline/writer", model_roles={"grader": grader},
+                       log_dir=str(tmp_path / "logs"), display="none")[0]
+    assert log.status == "success", log.error
+    score = log.samples[0].scores["story_quality"]
+    # Inspect lists one entry per score key (each with its own metrics)
+    metrics = {s.name: s.metrics["mean"].value for s in log.results.scores if "mean" in s.metrics}
+    return score, metrics
+
+
+@pytest.mark.parametrize(
+    ("p", "n", "bonus", "penalty", "published", "ours"),
+    [
+        # issue example 1: N=40 > P/2=30 gates the bonus; P=60 is not > 1.5*N=60, so the
+        # penalty is not capped: 60-40+0-8 = 12; published 60-40+0 = 20
+        (60, 40, 0, 8, 20.0, 12.0),
+        # issue example 2: N=31 > 30 gates the bonus 5 away: 60-31 = 29; published 60-31+5 = 34
+        (60, 31, 5, 0, 34.0, 29.0),
+        # the cap: published min(100, 100-0+8) = 100; training 108 (clamp [-159, 108])
+        (100, 0, 8, 0, 100.0, 108.0),
+        # negative scores are not floored in either formula: 10-60 = -50
+        (10, 60, 0, 0, -50.0, -50.0),
+    ],
+)
+def test_published_and_training_formulas_side_by_side(tmp_path, p, n, bonus, penalty, published, ours):
+    score, metrics = _run(tmp_path, _judge(_dimension_scores(p, n, bonus, penalty), None))
+    v = score.value
+    assert v["published_overall"] == published and v["overall"] == ours and v["reward"] == ours / 100
+    assert v["published_overall_recomputed"] == published and v["totals_mismatch"] == 0
+    assert score.metadata["published_source"] == "reported"
+    assert metrics["published_overall"] == published and metrics["overall"] == ours
+    assert metrics["totals_mismatch"] == 0
+
+
+def test_reported_totals_that_disagree_are_used_and_counted(tmp_path):
+    # dimensions say P=60, N=40, bonus 0; the judge reports P=70, N=35, bonus 2
+    reported = {"positive_total": 70, "negative_total": 35, "bonus_total": 2, "overall": 37, "label": "fair"}
+    score, metrics = _run(tmp_path, _judge(_dimension_scores(60, 40, 0, 8), reported))
+    v = score.value
+    assert v["published_overall"] == 70 - 35 + 2  # the authors' evaluation trusts the totals
+    assert v["published_overall_recomputed"] == 20.0  # from the dimensions
+    assert v["totals_mismatch"] == 1 and metrics["totals_mismatch"] == 1
+    assert v["overall"] == 12.0  # the training formula never reads the totals
+    assert score.metadata["reported"]["positive_total"] == 70
+
+
+def test_no_reported_totals_fall_back_to_the_dimensions(tmp_path):
+    # a compact reply without totals: published from the dimension sums, no mismatch defined
+    scores = _dimension_scores(60, 31, 5, 0)
+
+    def respond(input, tools, tool_choice, config):
+        return reply_output(json.dumps({"criteria": scores}))
+
+    score, metrics = _run(tmp_path, get_model("mockllm/model", custom_outputs=respond, memoize=False), compact=True)
+    v = score.value
+    assert v["published_overall"] == 34.0 and v["published_overall_recomputed"] == 34.0 and v["overall"] == 29.0
+    assert math.isnan(v["totals_mismatch"])
+    assert score.metadata["published_source"] == "dimensions"
+    assert metrics["published_overall"] == 34.0
+
+
+def test_a_non_integer_total_counts_as_not_reported():
+    rubric = load_rubric("story_quality")
+    scores = _dimension_scores(60, 40, 0, 8)
+    out, source = rubric.published_scores(
+        scores, {"positive_total": 60.5, "negative_total": 40, "bonus_total": 0}
+    )
+    assert source == "dimensions" and out["published_overall"] == 20.0
+    out, source = rubric.published_scores(scores, {"positive_total": 60.0, "negative_total": 40, "bonus_total": 0})
+    assert source == "reported" and out["published_overall"] == 20.0 and out["totals_mismatch"] == 0
+
+
+def test_published_formula_needs_its_totals_reported(tmp_path):
+    text = (ROOT / "rubrics" / "story_quality.yaml").read_text()
+    bad = tmp_path / "sq.yaml"
+    bad.write_text(text.replace("reported: [positive_total, negative_total, bonus_total, overall, label]",
+                                "reported: [positive_total, negative_total, overall, label]"))
+    with pytest.raises(RubricError, match="bonus_total, which the judge is not asked to report"):
+        load_rubric(bad)
