@@ -9,27 +9,36 @@ from typing import Any
 
 from inspect_ai.solver import TaskState
 
-_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+# Reasoning delimiters (open, close): Qwen/DeepSeek-style <think>...</think>, and Gemma 4's
+# channel tokens "<|channel>thought ... <channel|>" (ai.google.dev prompt-formatting-gemma4).
+_THINKING_TAGS: tuple[tuple[str, str], ...] = (("<think>", "</think>"), ("<|channel>", "<channel|>"))
+_BLOCKS = [re.compile(re.escape(o) + r".*?" + re.escape(c), re.DOTALL | re.IGNORECASE) for o, c in _THINKING_TAGS]
 
 
-def strip_thinking(text: str) -> str:
-    """Drop a reasoning model's thinking: ``<think>...</think>`` blocks, and an
-    unterminated trailing block. Text before a lone ``</think>`` (a chat template that
-    opens the think tag in the prompt) is dropped too."""
-    text = _THINK_BLOCK.sub("", text)
-    if "</think>" in text.lower():
-        text = re.split(r"</think>", text, flags=re.IGNORECASE)[-1]
-    lower = text.lower()
-    if "<think>" in lower:  # a reply cut off while still thinking has no story yet
-        text = text[: lower.index("<think>")]
-    return text.strip()
+def strip_thinking(text: str, *, strip: bool = True) -> str:
+    """Drop a reasoning model's thinking: ``<think>...</think>`` and Gemma's
+    ``<|channel>thought...<channel|>`` blocks, and an unterminated trailing block. Text
+    before a lone closing tag (a chat template that opens the block in the prompt) is
+    dropped too. ``strip=False`` keeps the story's own leading and trailing characters
+    (blank detection measures the text as written)."""
+    for (opening, closing), block in zip(_THINKING_TAGS, _BLOCKS):
+        if opening not in text.lower() and closing not in text.lower():
+            continue
+        text = block.sub("", text)
+        lower = text.lower()
+        if closing in lower:
+            text = text[lower.rindex(closing) + len(closing) :]
+        lower = text.lower()
+        if opening in lower:  # a reply cut off while still thinking has no story yet
+            text = text[: lower.index(opening)]
+    return text.strip() if strip else text
 
 
-def story_text(state: TaskState) -> str:
+def story_text(state: TaskState, *, strip: bool = True) -> str:
     """The story a writer produced: the completion without its thinking part
     (Inspect keeps structured reasoning out of ``completion``; inline
-    ``<think>`` blocks are removed here)."""
-    return strip_thinking(state.output.completion if state.output else "")
+    ``<think>`` and Gemma channel blocks are removed here)."""
+    return strip_thinking(state.output.completion if state.output else "", strip=strip)
 
 
 def last_user_turn(messages: Iterable[Any]) -> str | None:

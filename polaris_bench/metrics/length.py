@@ -5,8 +5,11 @@ Word counting rules (``count_words(text, method=...)``):
 * ``"paper"`` (default): the number of ``\\w+`` matches after HTML unescaping, as the
   POLARIS reward counts words. Contractions count twice ("don't" -> "don", "t"),
   numbers count as words, and CJK runs without spaces count as one word each.
-* ``"longwriter"``: LongWriter / LongBench-Write's rule: every CJK character counts as
-  one, plus every ``[a-zA-Z]+`` run. Digits do not count.
+* ``"longwriter"``: LongWriter / LongBench-Write's rule exactly (``evaluation/pred.py``
+  ``count_words``): every character in ``[\u4e00-\u9fff]`` counts as one, plus every
+  ``\b[a-zA-Z]+\b`` word. Digits, kana and Hangul do not count, and a Latin run glued
+  to a letter outside a-z (``Café``) or to a CJK character (``我喜欢Python``) has no word
+  boundary on that side, so it does not count either.
 
 All functions are pure and cheap; a 12k-word story is scored in a few milliseconds.
 """
@@ -23,13 +26,26 @@ from polaris_bench.metrics.repetition import self_repetition
 WordCountMethod = Literal["paper", "longwriter"]
 
 _WORD = re.compile(r"\w+")
-_LATIN_WORD = re.compile(r"[a-zA-Z]+")
+# LongWriter's own two patterns, character for character (not this project's CJK test).
+_LONGWRITER_HAN = re.compile(r"[\u4e00-\u9fff]")
+_LONGWRITER_WORD = re.compile(r"\b[a-zA-Z]+\b")
+# Broad CJK detection (language of a text), not a counting rule.
 _CJK = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af]")
 _TARGET = re.compile(r"(\d[\d,]*)\s+words\s+long", re.IGNORECASE)
+_TARGET_AUTHORS = re.compile(r"(\d+)\s+words\s+long", re.IGNORECASE)  # the POLARIS code's regex
 # The paper's instruction sentence, and close variants, removed before judging.
 _LENGTH_SENTENCE = re.compile(
     r"\s*[^.!?\n]*\b\d[\d,]*\s+words\s+long\b[^.!?\n]*[.!?]?", re.IGNORECASE
 )
+# Only the length phrase: "(3000 words long)", ", about 3,000 words long", "3000 words long".
+_LENGTH_CLAUSE = re.compile(
+    r"\s*\([^()]*?\b\d[\d,]*\s+words\s+long\b[^()]*\)"
+    r"|[\s,;:\u2013\u2014-]*\b(?:(?:about|approximately|around|roughly|exactly|some)\s+)?"
+    r"\d[\d,]*\s+words\s+long\b",
+    re.IGNORECASE,
+)
+# Every whitespace character of Python's \s in ASCII (including \x1c-\x1f).
+_ASCII_SPACE = "".join(chr(c) for c in range(128) if chr(c).isspace())
 _WHITESPACE = re.compile(r"\s+")
 
 LENGTH_INSTRUCTION = "Your story should be approximately {n} words long."
@@ -40,7 +56,7 @@ def count_words(text: str, method: WordCountMethod = "paper") -> int:
     if method == "paper":
         return len(_WORD.findall(html.unescape(text) if "&" in text else text))
     if method == "longwriter":
-        return len(_CJK.findall(text)) + len(_LATIN_WORD.findall(text))
+        return len(_LONGWRITER_HAN.findall(text)) + len(_LONGWRITER_WORD.findall(text))
     raise ValueError(f"unknown word-count method {method!r}; use 'paper' or 'longwriter'")
 
 
@@ -48,8 +64,22 @@ def has_cjk(text: str) -> bool:
     return _CJK.search(text) is not None
 
 
-def parse_target(prompt: str) -> int | None:
-    """The requested length from the paper's sentence ("... N words long."), or None."""
+TargetRule = Literal["project", "authors"]
+
+
+def parse_target(prompt: str, rule: TargetRule = "project") -> int | None:
+    r"""The requested length from the paper's sentence ("... N words long."), or None.
+
+    ``"project"`` reads a thousands separator ("3,000 words long" -> 3000). ``"authors"``
+    reproduces the POLARIS code's regex ``(\d+)\s+words\s+long``, which reads only the
+    digits after the last comma ("3,000" -> 0, which their code treats as no target ->
+    None; "2,500" -> 500)."""
+    if rule == "authors":
+        match = _TARGET_AUTHORS.search(prompt)
+        value = int(match.group(1)) if match else 0
+        return value if value > 0 else None
+    if rule != "project":
+        raise ValueError(f"unknown target rule {rule!r}; use 'project' or 'authors'")
     match = _TARGET.search(prompt)
     if match is None:
         return None
@@ -61,8 +91,14 @@ def length_instruction(target: int) -> str:
 
 
 def strip_length_sentence(prompt: str) -> str:
-    """Remove the sentence that states the length, as the paper does before judging."""
-    return _LENGTH_SENTENCE.sub("", prompt).strip()
+    """Remove the sentence that states the length, as the paper does before judging.
+
+    Where that sentence is the whole prompt ("Write about X (3000 words long).", no
+    sentence end before the phrase), only the length phrase goes, never the request."""
+    stripped = _LENGTH_SENTENCE.sub("", prompt).strip()
+    if stripped or not _LENGTH_SENTENCE.search(prompt):
+        return stripped
+    return re.sub(r"\s+([.!?,;:])", r"\1", _LENGTH_CLAUSE.sub("", prompt)).strip()
 
 
 
@@ -144,19 +180,30 @@ class BlankConfig:
     min_visible_ratio: float = 0.10
 
 
+def visible_ratio(text: str) -> float:
+    r"""Share of non-whitespace characters after HTML unescaping, as the POLARIS code
+    measures it (``&nbsp;`` is one invisible character; ``\s`` includes ``\x1c``-``\x1f``)."""
+    if "&" in text:
+        text = html.unescape(text)
+    if not text:
+        return 0.0
+    if text.isascii():  # fast path: str.count runs in C
+        visible = len(text) - sum(text.count(ch) for ch in _ASCII_SPACE)
+    else:
+        visible = len(_WHITESPACE.sub("", text))
+    return visible / len(text)
+
+
 def is_blank(
     text: str, target: int | None = None, cfg: BlankConfig = BlankConfig(), *, words: int | None = None
 ) -> bool:
     """Blank: too few words or mostly invisible characters. For short targets the word
-    floor is lowered to half the target, so a 150-word request is not blank by rule."""
+    floor is lowered to half the target, so a 150-word request is not blank by rule.
+    Pass the text as written (thinking removed, not stripped): padding counts."""
     floor = cfg.min_words if target is None else min(cfg.min_words, target / 2)
     if (count_words(text) if words is None else words) < floor or not text:
         return True
-    if text.isascii():  # fast path: str.count runs in C
-        visible = len(text) - sum(text.count(ch) for ch in " \t\n\r\x0b\x0c")
-    else:
-        visible = len(_WHITESPACE.sub("", text))
-    return visible / len(text) < cfg.min_visible_ratio
+    return visible_ratio(text) < cfg.min_visible_ratio
 
 
 @dataclass(frozen=True)

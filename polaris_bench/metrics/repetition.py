@@ -13,6 +13,11 @@ _REP_TOKEN = re.compile(r"\w+|[^\s]")
 
 @dataclass(frozen=True)
 class RepetitionConfig:
+    """The paper run's settings. ``window``: an n-gram is a local repeat when an earlier
+    occurrence starts fewer than ``window`` positions before it, as the POLARIS code
+    counts it (its sliding dict drops position j - window before the check, so with 64
+    the farthest counted repeat is 63 back; the paper's text says "within 64")."""
+
     n: int = 4
     window: int = 64
     hinge: float = 0.08
@@ -26,7 +31,8 @@ def self_repetition(text: str, cfg: RepetitionConfig = RepetitionConfig()) -> fl
 
     N-grams are encoded as integers so that a 12k-word story is scored in a few
     milliseconds with numpy instead of a Python loop over tuples."""
-    tokens = _REP_TOKEN.findall(text.lower())
+    # tokenise, then lowercase each token (lowercasing first splits e.g. "İ" -> "i" + U+0307)
+    tokens = [t.lower() for t in _REP_TOKEN.findall(text)]
     n_grams = len(tokens) - cfg.n + 1
     ngram_ratio = local_ratio = 0.0
     if n_grams > 0:
@@ -47,8 +53,8 @@ def self_repetition(text: str, cfg: RepetitionConfig = RepetitionConfig()) -> fl
         sorted_codes = codes[order]
         same = sorted_codes[1:] == sorted_codes[:-1]
         ngram_ratio = float(np.count_nonzero(same)) / n_grams  # sum over n-grams of (count - 1)
-        # Local repeats: an n-gram whose previous occurrence is at most `window` back.
-        near = (order[1:] - order[:-1]) <= cfg.window
+        # Local repeats: an n-gram whose previous occurrence is fewer than `window` back.
+        near = (order[1:] - order[:-1]) < cfg.window
         local_ratio = float(np.count_nonzero(same & near)) / n_grams
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     line_ratio = (len(lines) - len(set(lines))) / len(lines) if lines else 0.0

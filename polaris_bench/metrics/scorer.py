@@ -22,7 +22,7 @@ from inspect_ai.scorer import (
 )
 from inspect_ai.solver import TaskState
 
-from polaris_bench.metrics.length import WordCountMethod, measure, parse_target
+from polaris_bench.metrics.length import TargetRule, WordCountMethod, measure, parse_target
 from polaris_bench.story import prompt_text, story_text
 
 LENGTH_KEYS = (
@@ -56,8 +56,12 @@ def _key_metrics(keys: list[str], group_key: str | None) -> list[dict[str, list[
     return metrics
 
 
-def target_of(state: TaskState) -> int | None:
-    """The requested length: the loader's ``target_words``, else parsed from the prompt."""
+def target_of(state: TaskState, rule: TargetRule = "project") -> int | None:
+    """The requested length: the loader's ``target_words``, else parsed from the prompt.
+    ``rule="authors"`` always parses the prompt with the POLARIS code's regex (to
+    reproduce their numbers; "3,000 words long" then has no target)."""
+    if rule == "authors":
+        return parse_target(prompt_text(state), rule)
     target = state.metadata.get("target_words")
     if target is not None:
         return int(target)
@@ -75,13 +79,17 @@ def was_truncated(output: ModelOutput | None, budget: int | None) -> bool:
 
 
 @scorer(metrics=_key_metrics(list(LENGTH_KEYS), "bucket"))
-def length_adherence(method: WordCountMethod = "paper") -> Scorer:
+def length_adherence(method: WordCountMethod = "paper", target_rule: TargetRule = "project") -> Scorer:
     """Length metrics without an LLM. Keys that need a target are NaN (no value) when
-    the sample has none: never an invented target."""
+    the sample has none: never an invented target. ``target_rule="authors"`` reads the
+    target as the POLARIS code does (see ``parse_target``)."""
+    if target_rule not in ("project", "authors"):
+        raise ValueError(f"length_adherence: target_rule must be 'project' or 'authors', not {target_rule!r}")
 
     async def score(state: TaskState, target: Target) -> Score:
-        story = story_text(state)
-        wanted = target_of(state)
+        # as written (thinking removed, not stripped): blank detection must see padding
+        story = story_text(state, strip=False)
+        wanted = target_of(state, target_rule)
         truncated = was_truncated(state.output, state.metadata.get("max_tokens"))
         report = measure(story, wanted, truncated=truncated, method=method)
         values = report.as_dict()
