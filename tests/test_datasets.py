@@ -140,16 +140,18 @@ def test_default_source_without_network_names_the_override(tmp_path, monkeypatch
         load_longbench_write(None)
 
 
-def test_default_source_uses_the_cache(tmp_path, monkeypatch):
+def test_default_source_uses_the_cache_and_checks_the_pin(tmp_path, monkeypatch):
     from polaris_bench.local import model_dir
 
     # one cache for everything: downloaded datasets and pulled local models
     monkeypatch.setenv("POLARIS_CACHE", str(tmp_path))
     (tmp_path / "datasets").mkdir()
+    # a cached file that is not the pinned one (here a fixture) is refused, naming the override
     (tmp_path / "datasets" / "creative_writing_prompts_v3.json").write_text(
         (FIXTURES / "eqbench_prompts.json").read_text(encoding="utf-8"), encoding="utf-8"
     )
-    assert len(load_eqbench_prompts(None, iterations=1)) == 3
+    with pytest.raises(DatasetError, match=r"is not the pinned EQ-Bench Creative Writing v3 prompts.*-T dataset="):
+        load_eqbench_prompts(None, iterations=1)
     assert model_dir("smollm2") == tmp_path / "models" / "smollm2"
 
 

@@ -7,6 +7,7 @@ line (or row) and what is wrong, instead of skipping the row.
 from __future__ import annotations
 
 import csv
+import hashlib
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -111,11 +112,32 @@ def check_unique(ids: list[tuple[str, int]], path: Path, what: str = "id") -> No
 # -- remote defaults -----------------------------------------------------------------
 
 
-def fetch_remote(url: str, filename: str, what: str, timeout: float = 30.0) -> Path:
-    """A canonical public file, downloaded once into the cache. Without a network the
-    error names the ``-T dataset=`` override."""
+def github_raw_url(repo: str, commit: str, path: str) -> str:
+    """A file of a GitHub repository at a fixed commit (never a moving branch)."""
+    return f"https://raw.githubusercontent.com/{repo}/{commit}/{path}"
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _check_sha256(data: bytes, expected: str, where: str | Path, url: str, what: str) -> None:
+    got = hashlib.sha256(data).hexdigest()
+    if got != expected:
+        raise DatasetError(
+            where,
+            f"sha256 {got[:16]}... is not the pinned {what} ({url}, sha256 {expected[:16]}...): "
+            "delete the cached file to download it again, or pass your own file with -T dataset=<path>",
+        )
+
+
+def fetch_remote(url: str, filename: str, what: str, timeout: float = 30.0, *, sha256: str) -> Path:
+    """A canonical public file at a pinned URL, downloaded once into the cache and
+    checked against its pinned sha256 every time it is used. Without a network, or on a
+    mismatch, the error names the ``-T dataset=`` override."""
     target = cache_root() / "datasets" / filename
     if target.exists():
+        _check_sha256(target.read_bytes(), sha256, target, url, what)
         return target
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (fixed https URLs)
@@ -126,6 +148,7 @@ def fetch_remote(url: str, filename: str, what: str, timeout: float = 30.0) -> P
             f"could not download the {what} from {url} ({exc}); download it yourself and pass "
             f"-T dataset=<path>",
         ) from exc
+    _check_sha256(data, sha256, url, url, what)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(target.suffix + ".part")
     tmp.write_bytes(data)

@@ -25,6 +25,7 @@ from polaris_bench.benchmarks.common import (
     DatasetError,
     existing_path,
     fetch_remote,
+    github_raw_url,
     read_json,
 )
 from polaris_bench.benchmarks.generations import with_generations
@@ -39,14 +40,20 @@ from polaris_bench.stats import CONFIDENCE, N_RESAMPLES
 from polaris_bench.stats.inference import bootstrap_mean_ci
 
 SEED_SLOT = "<SEED>"
-EQBENCH_V3_URL = (
-    "https://raw.githubusercontent.com/EQ-bench/creative-writing-bench/main/data/"
-    "creative_writing_prompts_v3.json"
+# Pinned: EQ-bench/creative-writing-bench at commit e7ab009 (2025-08-12); the file's
+# bytes are checked against this sha256 on every load.
+EQBENCH_V3_COMMIT = "e7ab00917c96aeae577e3eeea15eba882be9d5e0"
+EQBENCH_V3_URL = github_raw_url(
+    "EQ-bench/creative-writing-bench", EQBENCH_V3_COMMIT, "data/creative_writing_prompts_v3.json"
 )
+EQBENCH_V3_SHA256 = "87f79b688261318f9182966aa238403aeaa1022f82ffc3ae4d1fe2a48cf1c412"
 
 
 def default_eqbench_creative_path() -> Path:
-    return fetch_remote(EQBENCH_V3_URL, "creative_writing_prompts_v3.json", "EQ-Bench Creative Writing v3 prompts")
+    return fetch_remote(
+        EQBENCH_V3_URL, "creative_writing_prompts_v3.json", "EQ-Bench Creative Writing v3 prompts",
+        sha256=EQBENCH_V3_SHA256,
+    )
 
 
 def _entry_line(raw: str, key: str) -> int | None:

@@ -16,7 +16,7 @@ from inspect_ai.scorer import Scorer, grouped, mean, scorer
 from polaris_bench import __version__
 from polaris_bench.benchmarks.generations import with_generations
 from polaris_bench.benchmarks.solvers import DEFAULT_THINKING_ALLOWANCE, story_solver
-from polaris_bench.benchmarks.story_quality import load_polaris_prompts
+from polaris_bench.benchmarks.story_quality import POLARIS_HF_REVISION, load_polaris_prompts
 from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS
 from polaris_bench.judging.rubric import load_rubric
 from polaris_bench.judging.scorers import _judge_config, make_rubric_scorer
@@ -46,6 +46,7 @@ def eqbench_longform_score(
 def eqbench_longform(
     dataset: str | None = None,
     split: str = "test",
+    revision: str | None = POLARIS_HF_REVISION,
     generations: str | None = None,
     max_tokens: int | None = None,
     thinking_allowance: int = DEFAULT_THINKING_ALLOWANCE,
@@ -58,12 +59,15 @@ def eqbench_longform(
       target_word_count); default the HF dataset rishanthrajendhran/POLARIS (needs
       the `datasets` package and network).
     split: HF split when no file is given.
+    revision: HF dataset commit id to pin when no file is given (default: main, warned).
     generations: JSONL of existing stories (id = uid) to judge instead of generating.
     max_tokens: fixed generation limit (default: sized from each target).
     thinking_allowance: extra tokens for a thinking writer's reasoning.
     rubric, compact, judge_attempts: judging options.
     """
-    samples = with_generations(load_polaris_prompts(dataset, split=split, benchmark="eqbench_longform"), generations)
+    samples = with_generations(
+        load_polaris_prompts(dataset, split=split, benchmark="eqbench_longform", revision=revision), generations
+    )
     return Task(
         dataset=MemoryDataset(samples, name="polaris_id"),
         solver=story_solver(generations, max_tokens=max_tokens, thinking_allowance=thinking_allowance),

@@ -23,6 +23,7 @@ from polaris_bench.benchmarks.common import (
     check_unique,
     existing_path,
     fetch_remote,
+    github_raw_url,
     read_jsonl,
     require_positive_int,
     require_str,
@@ -44,11 +45,17 @@ from polaris_bench.story import prompt_text, story_text
 
 NAN = float("nan")
 
-LONGBENCH_WRITE_EN_URL = "https://raw.githubusercontent.com/THUDM/LongWriter/main/evaluation/longbench_write_en.jsonl"
+# Pinned: THUDM/LongWriter at commit 3fcfdff (2024-09-27); sha256 checked on every load.
+LONGWRITER_COMMIT = "3fcfdff43deceb49f7936c6bf25ad88d61df0bfa"
+LONGBENCH_WRITE_EN_URL = github_raw_url("THUDM/LongWriter", LONGWRITER_COMMIT, "evaluation/longbench_write_en.jsonl")
+LONGBENCH_WRITE_EN_SHA256 = "87800927761f340e48899e4df5d47fb7211ad4936a63420dbfa979660414259f"
 
 
 def default_longbench_write_path() -> Path:
-    return fetch_remote(LONGBENCH_WRITE_EN_URL, "longbench_write_en.jsonl", "LongBench-Write English prompts")
+    return fetch_remote(
+        LONGBENCH_WRITE_EN_URL, "longbench_write_en.jsonl", "LongBench-Write English prompts",
+        sha256=LONGBENCH_WRITE_EN_SHA256,
+    )
 
 
 def load_longbench_write(path: str | Path | None = None) -> list[Sample]:

@@ -13,6 +13,7 @@ appended when the prompt does not already contain it.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,15 @@ from polaris_bench.metrics.length import (
 from polaris_bench.metrics.scorer import length_adherence
 from polaris_bench.story import last_user_turn
 
+log = logging.getLogger(__name__)
+
 POLARIS_HF_ID = "rishanthrajendhran/POLARIS"
+# The HF dataset's commit id at the paper's release could not be verified from here (the
+# Hub is not reachable from this project's build machines), so no commit is pinned by
+# default: the loader reads "main" and logs a warning, and every run records the revision
+# it asked for. Pin one with -T revision=<commit id> (a 40-hex commit from the dataset's
+# "Files and versions" history); set this constant once the commit is known.
+POLARIS_HF_REVISION: str | None = None
 
 
 def _prompt_text(value: Any, path: Path, line: int) -> str:
@@ -60,7 +69,7 @@ def _prompt_text(value: Any, path: Path, line: int) -> str:
     raise DatasetError(path, f"field 'prompt' must be a string or a list of chat messages, got {type(value).__name__}", line)
 
 
-def _hf_rows(dataset_id: str, split: str) -> tuple[Path, list[tuple[int, dict[str, Any]]]]:
+def _hf_rows(dataset_id: str, split: str, revision: str | None = None) -> tuple[Path, list[tuple[int, dict[str, Any]]]]:
     try:
         import datasets  # type: ignore[import-not-found]
     except ImportError as exc:
@@ -71,7 +80,12 @@ def _hf_rows(dataset_id: str, split: str) -> tuple[Path, list[tuple[int, dict[st
             "uid, prompt, target_word_count)",
         ) from exc
     try:
-        ds = datasets.load_dataset(dataset_id, split=split)
+        if revision is None:
+            log.warning(
+                "%s is read from its moving 'main' branch (no revision pinned); pass -T revision=<commit> "
+                "to pin it", dataset_id,
+            )
+        ds = datasets.load_dataset(dataset_id, split=split, revision=revision)
     except Exception as exc:  # offline, unknown split, ...
         raise DatasetError(
             None, f"could not load {dataset_id} split {split!r} ({exc}); pass a local file with -T dataset=<path>"
@@ -84,10 +98,12 @@ def load_polaris_prompts(
     *,
     split: str = "test",
     benchmark: str = "story_quality",
+    revision: str | None = POLARIS_HF_REVISION,
 ) -> list[Sample]:
-    """Samples for POLARIS prompts; ``path`` None loads the HF dataset (needs network)."""
+    """Samples for POLARIS prompts; ``path`` None loads the HF dataset (needs network)
+    at ``revision`` (a commit id; None: the moving main branch, with a warning)."""
     if path is None or (isinstance(path, str) and path == POLARIS_HF_ID):
-        p, rows = _hf_rows(POLARIS_HF_ID, split)
+        p, rows = _hf_rows(POLARIS_HF_ID, split, revision)
     else:
         p = existing_path(path, "POLARIS prompts")
         rows = list(read_table(p))
@@ -139,6 +155,7 @@ def load_polaris_prompts(
 def story_quality(
     dataset: str | None = None,
     split: str = "test",
+    revision: str | None = POLARIS_HF_REVISION,
     generations: str | None = None,
     max_tokens: int | None = None,
     thinking_allowance: int = DEFAULT_THINKING_ALLOWANCE,
@@ -149,6 +166,7 @@ def story_quality(
     """Args:
     dataset: POLARIS prompt file (.jsonl/.csv/.parquet); default the HF test split.
     split: HF split when no file is given.
+    revision: HF dataset commit id to pin when no file is given (default: main, warned).
     generations: JSONL of existing stories (id = uid) to judge instead of generating.
     max_tokens: fixed generation limit (default: sized from each target).
     thinking_allowance: extra tokens for a thinking writer's reasoning.
@@ -156,7 +174,9 @@ def story_quality(
     compact: judge with scores only (no justifications or quotes).
     judge_attempts: judge calls per story before it is left unscored.
     """
-    samples = with_generations(load_polaris_prompts(dataset, split=split, benchmark="story_quality"), generations)
+    samples = with_generations(
+        load_polaris_prompts(dataset, split=split, benchmark="story_quality", revision=revision), generations
+    )
     return Task(
         dataset=MemoryDataset(samples, name="polaris_id"),
         solver=story_solver(generations, max_tokens=max_tokens, thinking_allowance=thinking_allowance),
@@ -168,7 +188,8 @@ def story_quality(
             "polaris_bench_version": __version__,
             "benchmark": "story_quality",
             "split": "ID",
-            "units": "SQ overall [-159, 108]",
+            "units": "SQ overall [-159, 108]; published_overall min(100, P - N + bonus)",
+            "dataset_revision": None if dataset else (revision or "main (unpinned)"),
             "paper_judge": "GPT-5.4",
             "generation": {"source": "generations file" if generations else "model"},
         },
