@@ -149,3 +149,57 @@ def test_published_formula_needs_its_totals_reported(tmp_path):
                                 "reported: [positive_total, negative_total, overall, label]"))
     with pytest.raises(RubricError, match="bonus_total, which the judge is not asked to report"):
         load_rubric(bad)
+
+
+def _partial_judge(drop: str, reported: dict[str, Any]):
+    scores = _dimension_scores(60, 40, 0, 8)
+
+    def respond(input, tools, tool_choice, config):
+        story = _STORY.search(input[-1].text).group(1)
+        quote = " ".join(story.split()[:4])
+        crit = {cid: {"justification": "j", "quotes": [quote], "score": v} for cid, v in scores.items() if cid != drop}
+        return reply_output(json.dumps({"criteria": crit, **reported}))
+
+    return get_model("mockllm/model", custom_outputs=respond, memoize=False)
+
+
+def test_incomplete_reply_is_unscored_by_default_and_scored_the_authors_way_on_request(tmp_path):
+    from test_benchmark_tasks import load_task
+
+    # N3 (5 points of the 40) left out; the reported totals still say P=60, N=40, bonus 0
+    reported = {"positive_total": 60, "negative_total": 40, "bonus_total": 0, "overall": 12, "label": "very_poor"}
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(json.dumps({"uid": "p1", "prompt": "Write about a harbor.", "target_word_count": 1000}) + "\n")
+    gens = tmp_path / "gens.jsonl"
+    gens.write_text(json.dumps({"id": "p1", "story": STORY}) + "\n")
+    logs = {}
+    for partial in (False, True):
+        task = load_task("story_quality")(dataset=str(prompts), generations=str(gens), partial_replies=partial)
+        logs[partial] = inspect_eval(task, model="offline/writer", model_roles={"grader": _partial_judge("N3", reported)},
+                                     log_dir=str(tmp_path / f"logs{partial}"), display="none")[0]
+    strict = logs[False].samples[0].scores["story_quality"]
+    assert "missing criterion id(s): ['N3']" in strict.metadata["unscored_reason"]
+    score = logs[True].samples[0].scores["story_quality"]
+    assert score.value["published_overall"] == 20.0  # 60 - 40 + 0 from the totals, as their evaluation
+    assert math.isnan(score.value["overall"]) and math.isnan(score.value["published_overall_recomputed"])
+    assert math.isnan(score.value["totals_mismatch"]) and score.metadata["missing_criteria"] == ["N3"]
+
+
+def test_partial_weighted_mean_averages_the_criteria_returned(tmp_path):
+    rubric_file = tmp_path / "wm.yaml"
+    rubric_file.write_text(
+        "id: wm\ntitle: WM\ninstructions: Judge.\naggregation: {kind: weighted_mean, scale: 5, name: score}\n"
+        "criteria:\n"
+        "  - {id: a, name: A, min: 0, max: 20}\n"
+        "  - {id: b, name: B, min: 0, max: 20, invert: true}\n"
+        "  - {id: c, name: C, min: 0, max: 20, weight: 2}\n"
+    )
+    rubric = load_rubric(rubric_file)
+    # complete: (10 + (20 - 4) + 2 * 13) / 4 = 13 -> x5 = 65
+    assert rubric.aggregate({"a": 10, "b": 4, "c": 13})["score"] == 65.0
+    # c missing: (10 + 16) / 2 = 13 -> 65 again, from the two returned
+    assert rubric.aggregate({"a": 10, "b": 4}, partial=True)["score"] == 65.0
+    # b missing: (10 + 2 * 16) / 3 = 14 -> 70
+    assert rubric.aggregate({"a": 10, "c": 16}, partial=True)["score"] == 70.0
+    with pytest.raises(ValueError, match="missing criteria"):
+        rubric.aggregate({"a": 10})

@@ -162,6 +162,7 @@ def story_quality(
     rubric: str = "story_quality",
     compact: bool = False,
     judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
+    partial_replies: bool = False,
 ) -> Task:
     """Args:
     dataset: POLARIS prompt file (.jsonl/.csv/.parquet); default the HF test split.
@@ -173,6 +174,9 @@ def story_quality(
     rubric: a bundled rubric name or a YAML path (polaris_sq aggregation).
     compact: judge with scores only (no justifications or quotes).
     judge_attempts: judge calls per story before it is left unscored.
+    partial_replies: score a judge reply that leaves dimensions out, as the POLARIS
+      evaluation code does (published_overall from its reported totals); default: retry,
+      then leave the sample unscored.
     """
     samples = with_generations(
         load_polaris_prompts(dataset, split=split, benchmark="story_quality", revision=revision), generations
@@ -181,7 +185,9 @@ def story_quality(
         dataset=MemoryDataset(samples, name="polaris_id"),
         solver=story_solver(generations, max_tokens=max_tokens, thinking_allowance=thinking_allowance),
         scorer=[
-            story_quality_scorer(rubric=rubric, compact=compact, max_attempts=judge_attempts),
+            story_quality_scorer(
+                rubric=rubric, compact=compact, max_attempts=judge_attempts, partial_replies=partial_replies
+            ),
             length_adherence(),
         ],
         metadata={

@@ -12,6 +12,7 @@ render rubric + prompt (length sentence removed) + story (thinking removed)
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,9 @@ class JudgeConfig:
     temperature: float | None = None  # None: the grader's own default
     max_tokens: int | None = None  # None: sized from the rubric
     strip_length_sentence: bool = True
+    # Accept replies that leave criteria out and score what was returned, as the POLARIS
+    # evaluation code does (default: such a reply is retried, then left unscored).
+    partial_replies: bool = False
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -68,6 +72,7 @@ class Judgement:
     evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
     reported: dict[str, Any] = field(default_factory=dict)
     published_source: str = ""  # where the rubric's published formula took its totals from
+    missing: list[str] = field(default_factory=list)  # criteria a partial reply left out
     errors: list[str] = field(default_factory=list)  # one per failed attempt
 
     @property
@@ -94,6 +99,7 @@ class Judgement:
             "evidence": self.evidence,
             "reported": self.reported,
             **({"published_source": self.published_source} if self.published_source else {}),
+            **({"missing_criteria": self.missing} if self.missing else {}),
             "errors": self.errors,
             **({"unscored_reason": self.unscored_reason} if not self.ok else {}),
             **{k: v for k, v in (self.result or {}).items() if k not in ("overall", "reward")},
@@ -162,7 +168,9 @@ async def judge_story(
             continue
         text = output.message.text if output.choices else ""
         try:
-            parsed: ParsedReply = parse_reply(text, rubric, story, compact=config.compact)
+            parsed: ParsedReply = parse_reply(
+                text, rubric, story, compact=config.compact, partial=config.partial_replies
+            )
         except ReplyError as exc:
             judgement.errors.append(str(exc))
             continue
@@ -170,9 +178,10 @@ async def judge_story(
         judgement.evidence = parsed.evidence
         judgement.reported = parsed.reported
         published, judgement.published_source = rubric.published_scores(parsed.scores, parsed.reported)
-        judgement.result = rubric.aggregate(parsed.scores) | published
+        judgement.result = rubric.aggregate(parsed.scores, partial=config.partial_replies) | published
+        judgement.missing = [c.id for c in rubric.criteria if c.id not in parsed.scores]
         main = judgement.result.get("overall")
-        judgement.label = rubric.label_for(main) if main is not None else None
+        judgement.label = rubric.label_for(main) if main is not None and not math.isnan(main) else None
         return judgement
     return judgement
 

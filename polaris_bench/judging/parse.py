@@ -91,7 +91,11 @@ def _strict_int(value: Any, where: str) -> int:
     return value
 
 
-def parse_reply(text: str, rubric: Rubric, story: str, *, compact: bool = False) -> ParsedReply:
+def parse_reply(
+    text: str, rubric: Rubric, story: str, *, compact: bool = False, partial: bool = False
+) -> ParsedReply:
+    """``partial``: accept a reply that leaves criteria out (at least one present), as the
+    POLARIS evaluation code does; the scores then hold only the criteria returned."""
     body = strip_thinking(text or "")
     if not body:
         raise ReplyError("empty reply")
@@ -113,7 +117,7 @@ def parse_reply(text: str, rubric: Rubric, story: str, *, compact: bool = False)
     if unknown:
         raise ReplyError(f"unknown criterion id(s): {sorted(unknown)}")
     missing = [c.id for c in rubric.criteria if c.id not in crit]
-    if missing:
+    if missing and (not partial or len(missing) == len(rubric.criteria)):
         raise ReplyError(f"missing criterion id(s): {missing}")
 
     norm_story = normalise(story)
@@ -121,6 +125,8 @@ def parse_reply(text: str, rubric: Rubric, story: str, *, compact: bool = False)
     scores: dict[str, int] = {}
     evidence: dict[str, dict[str, Any]] = {}
     for c in rubric.criteria:
+        if c.id not in crit:  # partial mode only
+            continue
         entry = crit[c.id]
         if compact:
             if isinstance(entry, dict):

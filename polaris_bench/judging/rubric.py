@@ -199,13 +199,20 @@ class Rubric(_Strict):
 
     # -- aggregation ---------------------------------------------------------------
 
-    def aggregate(self, scores: dict[str, int]) -> dict[str, float]:
-        """The rubric's numbers from complete, validated criterion scores."""
+    def aggregate(self, scores: dict[str, int], *, partial: bool = False) -> dict[str, float]:
+        """The rubric's numbers from complete, validated criterion scores.
+
+        ``partial`` (the POLARIS evaluation code's handling of incomplete replies): a
+        weighted mean averages the criteria returned; the SQ sums, which a missing
+        criterion would silently lower, are NaN (no value)."""
         missing = [c.id for c in self.criteria if c.id not in scores]
-        if missing:
+        if missing and not partial:
             raise ValueError(f"cannot aggregate: missing criteria {missing}")
         agg = self.aggregation
         if isinstance(agg, PolarisAggregation):
+            if missing:
+                keys = ("overall", "reward", "positive_total", "negative_total", "bonus", "penalty")
+                return dict.fromkeys(keys, math.nan)
             return _aggregate_polaris(self, agg, scores)
         return _aggregate_weighted(self, agg, scores)
 
@@ -215,10 +222,13 @@ class Rubric(_Strict):
         formula = self.published
         if formula is None:
             return {}, ""
+        complete = all(c.id in scores for c in self.criteria)
         sums = {
-            pol: float(sum(scores[c.id] for c in self.criteria if c.polarity == pol)) for pol in formula.terms
+            pol: float(sum(scores.get(c.id, 0) for c in self.criteria if c.polarity == pol)) for pol in formula.terms
         }
-        recomputed = formula.bounded(sum(coef * sums[pol] for pol, coef in formula.terms.items()))
+        recomputed = (
+            formula.bounded(sum(coef * sums[pol] for pol, coef in formula.terms.items())) if complete else math.nan
+        )
         totals = {pol: _integral(reported.get(f"{pol}_total")) for pol in formula.terms}
         out = {f"{formula.name}_recomputed": recomputed}
         if any(v is None for v in totals.values()):
@@ -226,8 +236,8 @@ class Rubric(_Strict):
             out |= {formula.name: recomputed, "totals_mismatch": math.nan}
             return out, "dimensions"
         value = formula.bounded(sum(coef * totals[pol] for pol, coef in formula.terms.items()))
-        mismatch = any(totals[pol] != sums[pol] for pol in formula.terms)
-        out |= {formula.name: value, "totals_mismatch": float(mismatch)}
+        mismatch = float(any(totals[pol] != sums[pol] for pol in formula.terms)) if complete else math.nan
+        out |= {formula.name: value, "totals_mismatch": mismatch}
         return out, "reported"
 
     def label_for(self, overall: float) -> str | None:
@@ -269,6 +279,8 @@ def _aggregate_polaris(rubric: Rubric, agg: PolarisAggregation, s: dict[str, int
 def _aggregate_weighted(rubric: Rubric, agg: WeightedMeanAggregation, s: dict[str, int]) -> dict[str, float]:
     num = den = 0.0
     for c in rubric.criteria:
+        if c.id not in s:  # partial: the criteria returned
+            continue
         value = float(s[c.id])
         if c.invert:
             value = c.max - value

@@ -81,24 +81,31 @@ def story_quality(
     compact: bool = False,
     max_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
     grader: str | None = None,
+    partial_replies: bool = False,
 ) -> Scorer:
     """POLARIS Story Quality from the ``grader`` model role: ``overall`` (the training
     formula, [-159, 108]) and ``reward`` = overall / 100; ``published_overall`` (the
     formula of the paper's published table, from the judge's reported totals),
     ``published_overall_recomputed`` (the same from the dimension sums) and
-    ``totals_mismatch`` (1 where reported totals and dimensions disagree)."""
+    ``totals_mismatch`` (1 where reported totals and dimensions disagree).
+    ``partial_replies``: score replies that leave dimensions out, as the POLARIS
+    evaluation code does (``published_overall`` from the reported totals; ``overall``
+    no value); by default such a reply is retried, then left unscored."""
     loaded = load_rubric(rubric)
     if loaded.aggregation.kind != "polaris_sq":
         raise ValueError(f"story_quality needs a polaris_sq rubric; {rubric!r} is {loaded.aggregation.kind}")
     return make_rubric_scorer(
-        loaded, judge=JudgeConfig(max_attempts=max_attempts, compact=compact), grader=grader, keys=SQ_KEYS
+        loaded,
+        judge=JudgeConfig(max_attempts=max_attempts, compact=compact, partial_replies=partial_replies),
+        grader=grader,
+        keys=SQ_KEYS,
     )
 
 
 
 
-def _judge_config(compact: bool, max_attempts: int) -> JudgeConfig:
-    return JudgeConfig(max_attempts=max_attempts, compact=compact)
+def _judge_config(compact: bool, max_attempts: int, partial_replies: bool = False) -> JudgeConfig:
+    return JudgeConfig(max_attempts=max_attempts, compact=compact, partial_replies=partial_replies)
 
 
 def _renamed(inner: Scorer, rename: dict[str, str]) -> Scorer:
