@@ -203,3 +203,30 @@ def test_partial_weighted_mean_averages_the_criteria_returned(tmp_path):
     assert rubric.aggregate({"a": 10, "c": 16}, partial=True)["score"] == 70.0
     with pytest.raises(ValueError, match="missing criteria"):
         rubric.aggregate({"a": 10})
+
+
+def test_eqbench_longform_partial_replies_average_what_was_returned(tmp_path):
+    from test_benchmark_tasks import FIXTURES, load_task
+
+    rubric = load_rubric("eqbench_longform")
+    heavy = next(c.id for c in rubric.criteria if c.weight == 5)  # Forced Poetry or Metaphor
+
+    def respond(input, tools, tool_choice, config):
+        story = _STORY.search(input[-1].text).group(1)
+        quote = " ".join(story.split()[:4])
+        crit = {c.id: {"justification": "j", "quotes": [quote], "score": 10} for c in rubric.criteria if c.id != heavy}
+        return reply_output(json.dumps({"criteria": crit}))
+
+    gens = tmp_path / "g.jsonl"
+    gens.write_text(json.dumps({"id": "p-001", "story": STORY}) + "\n")
+    out = {}
+    for partial in (False, True):
+        task = load_task("eqbench_longform")(dataset=str(FIXTURES / "polaris_prompts.jsonl"), generations=str(gens),
+                                             partial_replies=partial)
+        grader = get_model("mockllm/model", custom_outputs=respond, memoize=False)
+        log = inspect_eval(task, model="offline/writer", model_roles={"grader": grader},
+                           log_dir=str(tmp_path / f"l{partial}"), display="none")[0]
+        out[partial] = log.samples[0].scores["eqbench_longform_score"]
+    assert out[False].value is None or "unscored_reason" in out[False].metadata
+    # 11 criteria returned, all 10 (negatives inverted: 20 - 10 = 10): mean 10 -> x5 = 50
+    assert out[True].value["eqbench_longform"] == pytest.approx(50.0)

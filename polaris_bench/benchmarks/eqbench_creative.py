@@ -160,11 +160,15 @@ def bootstrap_ci(
     }
 )
 def eqbench_creative_score(
-    rubric: str = "eqbench_creative", compact: bool = False, max_attempts: int = DEFAULT_JUDGE_ATTEMPTS, grader: str | None = None
+    rubric: str = "eqbench_creative",
+    compact: bool = False,
+    max_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
+    grader: str | None = None,
+    partial_replies: bool = False,
 ) -> Scorer:
     """EQ-Bench Creative Writing v3: ``eqbench`` 0-100 and ``piece_score`` 0-20."""
     loaded = load_rubric(rubric)
-    inner = make_rubric_scorer(loaded, judge=_judge_config(compact, max_attempts), grader=grader)
+    inner = make_rubric_scorer(loaded, judge=_judge_config(compact, max_attempts, partial_replies), grader=grader)
     return _renamed(inner, {"criteria_mean": "piece_score"})
 
 
@@ -187,6 +191,7 @@ def eqbench_creative(
     rubric: str = "eqbench_creative",
     compact: bool = False,
     judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
+    partial_replies: bool = False,
 ) -> Task:
     """Args:
     dataset: path to creative_writing_prompts_v3.json (default: downloaded from
@@ -199,13 +204,16 @@ def eqbench_creative(
     rubric: bundled rubric name or YAML path.
     compact: judge with scores only (no justifications or quotes).
     judge_attempts: judge calls per story before it is left unscored.
+    partial_replies: average the criteria a judge reply returned when it leaves some
+      out, as the POLARIS evaluation code does (default: retry, then unscored).
     """
     samples = with_generations(load_eqbench_prompts(dataset, iterations=iterations), generations)
     return Task(
         dataset=MemoryDataset(samples, name="eqbench_creative_v3"),
         solver=story_solver(generations, min_p=min_p, max_tokens=max_tokens),
         scorer=[
-            eqbench_creative_score(rubric=rubric, compact=compact, max_attempts=judge_attempts),
+            eqbench_creative_score(rubric=rubric, compact=compact, max_attempts=judge_attempts,
+                partial_replies=partial_replies),
             length_adherence(),
         ],
         config=GenerateConfig(temperature=temperature),

@@ -34,11 +34,15 @@ from polaris_bench.metrics.scorer import length_adherence, prompt_stderr
     }
 )
 def eqbench_longform_score(
-    rubric: str = "eqbench_longform", compact: bool = False, max_attempts: int = DEFAULT_JUDGE_ATTEMPTS, grader: str | None = None
+    rubric: str = "eqbench_longform",
+    compact: bool = False,
+    max_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
+    grader: str | None = None,
+    partial_replies: bool = False,
 ) -> Scorer:
     """EQ-Bench Longform (POLARIS's 12 dimensions): ``eqbench_longform`` 0-100."""
     loaded = load_rubric(rubric)
-    return make_rubric_scorer(loaded, judge=_judge_config(compact, max_attempts), grader=grader)
+    return make_rubric_scorer(loaded, judge=_judge_config(compact, max_attempts, partial_replies), grader=grader)
 
 
 
@@ -53,6 +57,7 @@ def eqbench_longform(
     rubric: str = "eqbench_longform",
     compact: bool = False,
     judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
+    partial_replies: bool = False,
 ) -> Task:
     """Args:
     dataset: POLARIS prompt file (.jsonl/.csv/.parquet with uid, prompt,
@@ -64,6 +69,8 @@ def eqbench_longform(
     max_tokens: fixed generation limit (default: sized from each target).
     thinking_allowance: extra tokens for a thinking writer's reasoning.
     rubric, compact, judge_attempts: judging options.
+    partial_replies: average the criteria a judge reply returned when it leaves some
+      out, as the POLARIS evaluation code does (default: retry, then unscored).
     """
     samples = with_generations(
         load_polaris_prompts(dataset, split=split, benchmark="eqbench_longform", revision=revision), generations
@@ -72,7 +79,8 @@ def eqbench_longform(
         dataset=MemoryDataset(samples, name="polaris_id"),
         solver=story_solver(generations, max_tokens=max_tokens, thinking_allowance=thinking_allowance),
         scorer=[
-            eqbench_longform_score(rubric=rubric, compact=compact, max_attempts=judge_attempts),
+            eqbench_longform_score(rubric=rubric, compact=compact, max_attempts=judge_attempts,
+                partial_replies=partial_replies),
             length_adherence(),
         ],
         metadata={

@@ -129,11 +129,15 @@ def longbench_values(s_q: float | None, required: int, produced_text: str) -> di
     }
 )
 def longbench_write_score(
-    rubric: str = "longbench_write", compact: bool = False, max_attempts: int = DEFAULT_JUDGE_ATTEMPTS, grader: str | None = None
+    rubric: str = "longbench_write",
+    compact: bool = False,
+    max_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
+    grader: str | None = None,
+    partial_replies: bool = False,
 ) -> Scorer:
     """LongBench-Write: quality S_q (judge, length ignored), length S_l, S = S_q*S_l/100."""
     loaded = load_rubric(rubric)
-    config = _judge_config(compact, max_attempts)
+    config = _judge_config(compact, max_attempts, partial_replies)
     key = loaded.aggregation.name if loaded.aggregation.kind == "weighted_mean" else "overall"
 
     async def score(state: TaskState, target: Target) -> Score:
@@ -168,6 +172,7 @@ def longbench_write(
     rubric: str = "longbench_write",
     compact: bool = False,
     judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
+    partial_replies: bool = False,
 ) -> Task:
     """Args:
     dataset: longbench_write_en.jsonl / longbench_write.jsonl (default: the English
@@ -175,13 +180,16 @@ def longbench_write(
     generations: JSONL of existing responses (id = the 1-based line number) to judge.
     max_tokens: generation limit (LongWriter uses 32768).
     rubric, compact, judge_attempts: judging options.
+    partial_replies: average the criteria a judge reply returned when it leaves some
+      out, as the POLARIS evaluation code does (default: retry, then unscored).
     """
     samples = with_generations(load_longbench_write(dataset), generations)
     return Task(
         dataset=MemoryDataset(samples, name="longbench_write"),
         solver=story_solver(generations, max_tokens=max_tokens),
         scorer=[
-            longbench_write_score(rubric=rubric, compact=compact, max_attempts=judge_attempts),
+            longbench_write_score(rubric=rubric, compact=compact, max_attempts=judge_attempts,
+                partial_replies=partial_replies),
             length_adherence(method="longwriter"),
         ],
         metadata={
