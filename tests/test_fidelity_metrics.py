@@ -5,6 +5,7 @@ self-repetition's tokenisation and window."""
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import pytest
 from inspect_ai.model import ChatMessageUser, ModelOutput
@@ -197,4 +198,4 @@ def test_published_results_file_is_data():
     assert "52.1" in text  # the numbers live in the data file, not in code
     import polaris_bench.store.reference as ref
 
-    assert "52.1" not in open(ref.__file__, encoding="utf-8").read()
+    assert "52.1" not in Path(ref.__file__).read_text(encoding="utf-8")

@@ -22,7 +22,12 @@ from inspect_ai.scorer import (
 )
 from inspect_ai.solver import TaskState
 
-from polaris_bench.metrics.length import TargetRule, WordCountMethod, measure, parse_target
+from polaris_bench.metrics.length import (
+    TargetRule,
+    WordCountMethod,
+    measure,
+    parse_target,
+)
 from polaris_bench.story import prompt_text, story_text
 
 LENGTH_KEYS = (
