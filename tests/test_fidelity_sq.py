@@ -230,3 +230,24 @@ def test_eqbench_longform_partial_replies_average_what_was_returned(tmp_path):
     assert out[False].value is None or "unscored_reason" in out[False].metadata
     # 11 criteria returned, all 10 (negatives inverted: 20 - 10 = 10): mean 10 -> x5 = 50
     assert out[True].value["eqbench_longform"] == pytest.approx(50.0)
+
+
+def test_store_and_plot_curves_carry_published_overall():
+    import numpy as np
+    from inspect_ai.log import read_eval_log
+    from store_logs import one_log
+
+    from polaris_bench.store.ingest import ingest
+    from polaris_bench.store.queries import curves
+    from polaris_bench.store.schema import connect
+
+    con = connect(":memory:")
+    ingest(con, [one_log("sweeps/a")])
+    stored = con.execute("SELECT count(*) FROM scores WHERE key = 'published_overall'").fetchone()[0]
+    assert stored > 0
+    frame, _ = curves(con, "length_gen", ["writer-a"], score="published_overall")
+    log = read_eval_log(str(one_log("sweeps/a")))
+    point = frame[frame["target"] == 1000].iloc[0]
+    vals = [s.scores["story_quality"].value["published_overall"] for s in log.samples
+            if s.id.endswith("@1000") and isinstance(s.scores["story_quality"].value, dict)]
+    assert point["quality"] == pytest.approx(np.mean(vals))
