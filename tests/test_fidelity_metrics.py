@@ -199,3 +199,15 @@ def test_published_results_file_is_data():
     import polaris_bench.store.reference as ref
 
     assert "52.1" not in Path(ref.__file__).read_text(encoding="utf-8")
+
+
+def test_training_reward_sees_padding_as_blank(sq_rubric):
+    import asyncio
+
+    from test_train_reward import PROMPT, fake_judge, make_reward, story
+
+    reward = make_reward(sq_rubric, fake_judge(sq_rubric))
+    s = story(20, "p3")  # about 230 words, all visible
+    padded = "<think>plan</think>" + s + "\x1c" * 20_000  # str.strip() would remove the padding
+    batch = asyncio.run(reward.score_batch([PROMPT, PROMPT], [padded, s], [200, 200]))
+    assert [r.blank for r in batch.rows] == [1.0, 0.0]

@@ -328,7 +328,8 @@ class StoryReward:
                     sq=float(judged.result["reward"]) if ok else None,
                     self_rep=self_repetition(story),
                     length_pen=band_penalty(words, target) if target else 0.0,
-                    blank=float(is_blank(story, target)),
+                    # the text as written: trailing padding must count (docs/fidelity.md)
+                    blank=float(is_blank(strip_thinking(text, strip=False), target)),
                     think_tokens=self.think.count(text, ids),
                     completion_tokens=len(ids) if ids is not None else None,
                     words=words,
