@@ -1,10 +1,13 @@
-"""Shared fixtures. Every test is offline and CPU-only."""
+"""Shared fixtures. Every test is offline and CPU-only. A test that needs something
+outside the repository declares it with ``prerequisites`` (skipped where missing, a
+failure when CI=true)."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+from prerequisites import pytest_runtest_setup  # noqa: F401  (the hook for `needs` marks)
 
 from polaris_bench.judging.rubric import Rubric, load_rubric
 

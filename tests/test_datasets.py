@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from prerequisites import needs
 
 from polaris_bench.benchmarks import common as _common
 from polaris_bench.benchmarks.common import DatasetError
@@ -205,7 +206,6 @@ def test_writingbench_duplicate_index_and_bad_json(tmp_path):
 
 
 def test_writingbench_default_needs_inspect_evals():
-    pytest.importorskip("polaris_bench")
     try:
         import inspect_evals  # noqa: F401
     except ImportError:
@@ -360,7 +360,7 @@ def test_read_table_rejects_non_list_json(tmp_path):
 # -- the real public files (when ../shared/benchmarks exists) ---------------------------------------
 
 
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/benchmarks not present")
+needs_shared = needs(SHARED.is_dir(), f"the public benchmark files in {SHARED}")
 
 
 @needs_shared

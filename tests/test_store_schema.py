@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from prerequisites import missing
 
 from polaris_bench.store import schema
 from polaris_bench.store.benchmarks import benchmark_of, main_score, reference_benchmark
@@ -145,7 +146,7 @@ def _num(v: float) -> str:
 def test_reference_numbers_are_those_of_polaris_md():
     text = _polaris_md()
     if text is None:
-        pytest.skip("../shared/POLARIS.md is not beside this checkout")
+        missing("../shared/POLARIS.md beside this checkout")
     rows = published_rows()
     by = {}
     for r in rows:

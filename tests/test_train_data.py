@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from prerequisites import needs
 
 from polaris_bench.train.config import TrainConfigError, load_train_config
 from polaris_bench.train.data import TrainDataError, load_train_rows, normalize_rows
@@ -100,7 +101,7 @@ def test_bad_files(tmp_path):
         load_train_rows(tmp_path / "x.csv")
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="shared POLARIS example not present")
+@needs(SHARED.exists(), f"the POLARIS training example {SHARED}")
 def test_real_polaris_example_file():
     rows = load_train_rows(SHARED)
     assert len(rows) == 8

@@ -7,9 +7,10 @@ from __future__ import annotations
 import math
 
 import pytest
+from prerequisites import need_module
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("trl")
+torch = need_module("torch", "torch from the [train] extra")
+need_module("trl", "trl from the [train] extra")
 
 from trl import GRPOConfig  # noqa: E402
 

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import math
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -238,11 +237,11 @@ def test_all_judgments_failing_gives_no_reward(sq_rubric, caplog):
 
 
 def test_judge_calls_overlap_and_respect_the_limit(sq_rubric):
+    # Concurrency is counted, not timed (the wall-clock ratio is bench/train_step.py's):
+    # with calls that overlap, all 16 are in flight at once; serial calls would peak at 1.
     in_flight = [0, 0]
     reward = make_reward(sq_rubric, fake_judge(sq_rubric, delay=0.3, in_flight=in_flight), concurrency=64)
-    t0 = time.perf_counter()
     asyncio.run(reward.score_batch([PROMPT] * 16, [story(2, f"p{i}") for i in range(16)], [200] * 16))
-    assert time.perf_counter() - t0 < 2 * 0.3 + 1.0  # serial would be 4.8 s
     assert in_flight[1] == 16
 
     in_flight[:] = [0, 0]

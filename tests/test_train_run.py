@@ -8,8 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
+from prerequisites import need_module
 
-pytest.importorskip("trl")
+need_module("trl", "trl from the [train] extra")
 
 from polaris_bench.train.run import main  # noqa: E402
 

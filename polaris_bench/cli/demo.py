@@ -46,6 +46,9 @@ def resolve_models(cfg: DemoConfig, console: Console) -> tuple[object, object, d
     model first when asked for. Returns (writer, judge, writer model_args)."""
     writer, judge, writer_args = cfg.writer, cfg.judge, {}
     if LOCAL_MODEL in (cfg.writer, cfg.judge):
+        from polaris_bench.extras import require_extra
+
+        require_extra("local", f"polaris demo with {LOCAL_MODEL}")
         from polaris_bench.local import (
             judge_model_string,
             pull_model,

@@ -110,26 +110,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _register_optional(sub: argparse._SubParsersAction) -> None:
-    """Sub-commands of the store and of local models."""
+    """Sub-commands of the store and of local models (cheap to import; a command
+    whose extra is missing says which one to install when it runs)."""
+    from polaris_bench.cli import models as local_cli
     from polaris_bench.cli import store as store_cli
 
     store_cli.register(sub)
-    try:
-        from polaris_bench.cli import models as local_cli
-    except ImportError:  # the local-model extra is not installed
-        return
     local_cli.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "train":  # the trainer parses its own options
-        from polaris_bench.train.run import main as train_main
+    from polaris_bench.extras import MissingExtraError, require_extra
 
-        return int(train_main(argv[1:]) or 0)
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] == "train":  # the trainer parses its own options
+            require_extra("train", "polaris train")
+            from polaris_bench.train.run import main as train_main
+
+            return int(train_main(argv[1:]) or 0)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        return int(args.func(args) or 0)
+    except MissingExtraError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

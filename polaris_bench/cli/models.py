@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from polaris_bench.extras import require_extra
 from polaris_bench.local import pull
+
+
+def _run_pull(args: argparse.Namespace) -> int:
+    require_extra("local", "polaris models pull")  # the conversion needs torch, transformers, gguf
+    return pull.run_pull(args)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     pull_cmd = actions.add_parser("pull", help="download and convert a local model (idempotent)")
     pull.add_arguments(pull_cmd)
-    pull_cmd.set_defaults(func=pull.run_pull)
+    pull_cmd.set_defaults(func=_run_pull)
 
     list_cmd = actions.add_parser("list", help="converted models in the cache, with their --model strings")
     list_cmd.add_argument("--cache-dir", default=None, help="cache root")

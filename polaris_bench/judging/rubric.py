@@ -300,9 +300,12 @@ def bundled_rubrics() -> list[str]:
 
 
 def _bundled_dir() -> Path:
-    checkout = Path(__file__).resolve().parents[2] / "rubrics"
-    if checkout.is_dir():
-        return checkout
+    """``rubrics/`` of the source checkout this module runs from, else the installed
+    package ``polaris_bench.rubrics``. The checkout comes first: an editable install
+    elsewhere on the path would otherwise map the package to another checkout's files."""
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").is_file() and (root / "rubrics" / "__init__.py").is_file():
+        return root / "rubrics"
     return Path(str(resources.files("polaris_bench.rubrics")))
 
 
