@@ -107,7 +107,9 @@ def _hide(monkeypatch, *modules: str) -> None:
 
 
 def _one_line_error(capsys, extra: str, missing: str) -> None:
-    err = capsys.readouterr().err.strip()
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert captured.out == ""  # checked before the command starts anything
     assert len(err.splitlines()) == 1, err
     assert f"[{extra}] extra" in err and missing in err and f"pip install 'polaris-bench[{extra}]'" in err
 

@@ -46,9 +46,6 @@ def resolve_models(cfg: DemoConfig, console: Console) -> tuple[object, object, d
     model first when asked for. Returns (writer, judge, writer model_args)."""
     writer, judge, writer_args = cfg.writer, cfg.judge, {}
     if LOCAL_MODEL in (cfg.writer, cfg.judge):
-        from polaris_bench.extras import require_extra
-
-        require_extra("local", f"polaris demo with {LOCAL_MODEL}")
         from polaris_bench.local import (
             judge_model_string,
             pull_model,
@@ -113,6 +110,10 @@ def print_samples(log, console: Console) -> dict[str, float]:
 def run_demo(cfg: DemoConfig) -> int:
     from polaris_bench.cli.store import main as polaris
 
+    if LOCAL_MODEL in (cfg.writer, cfg.judge):
+        from polaris_bench.extras import require_extra
+
+        require_extra("local", f"polaris demo with {LOCAL_MODEL}")
     console = Console()
     start = time.perf_counter()
     console.rule("1. length sweep: write and judge")
