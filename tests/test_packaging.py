@@ -23,6 +23,7 @@ from rich.console import Console
 from polaris_bench.cli.main import main as polaris
 from polaris_bench.extras import EXTRAS, MissingExtraError
 from polaris_bench.judging.rubric import load_rubric
+from polaris_bench.paths import DEFAULT_PLOT
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "polaris_bench"
@@ -227,7 +228,7 @@ def test_wheel_runs_the_offline_pipeline_from_an_empty_folder(tmp_path):
     out = run(bin_ / "polaris", "demo", "--writer", "offline/writer-c", "--judge", "offline/judge",
               "--prompts", "2", "--log-dir", "logs")
     assert "3 ingested" in out and "demo finished" in out
-    assert (work / "results" / "length_curve.png").stat().st_size > 0
+    assert (work / DEFAULT_PLOT).stat().st_size > 0
     compare = run(bin_ / "polaris", "compare", "writer-a", "writer-b", "--benchmark", "length_gen", "--format", "csv")
     assert "offline/writer-a" in compare and "offline/writer-b" in compare
     run(bin_ / "polaris", "reference", "load")
