@@ -201,7 +201,10 @@ def test_wheel_runs_the_offline_pipeline_from_an_empty_folder(tmp_path):
     sources = {f"polaris_bench/{p.relative_to(PACKAGE).as_posix()}" for p in PACKAGE.rglob("*.py")
                if "__pycache__" not in p.parts}
     assert sources <= names, sorted(sources - names)  # pyproject lists the packages explicitly
-    assert {"polaris_bench/rubrics/story_quality.yaml", "polaris_bench/data/story_prompts.jsonl"} <= names
+    data = {f"polaris_bench/data/{p.name}" for p in (PACKAGE / "data").iterdir() if p.is_file()}
+    rubrics = {f"polaris_bench/rubrics/{p.name}" for p in (ROOT / "rubrics").iterdir() if p.is_file()}
+    assert "polaris_bench/data/story_prompts.jsonl" in data and "polaris_bench/rubrics/story_quality.yaml" in rubrics
+    assert data | rubrics <= names, sorted((data | rubrics) - names)  # every package-data file ships
 
     env = _fresh_env(tmp_path, wheel)
     work = tmp_path / "empty"
