@@ -2,7 +2,7 @@
 providers (short stories so that it stays fast) and shared by the test_store_* files.
 
 Layout under the returned folder:
-  sweeps/a/      length_gen, offline/writer-a, judge offline/judge
+  sweeps/a/      length_gen (5 prompts x 6 lengths), offline/writer-a, judge offline/judge
   sweeps/b/      length_gen, offline/writer-b, judge offline/judge (30% malformed replies)
   judge_x/       length_gen, offline/writer-a, judge offline/judge-x (another judge model)
   elo/           story_elo over the two sweeps
@@ -18,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = "1000,3000,5000,7000,9000,11000"
+SWEEP_SAMPLES = 30  # 5 prompts x 6 lengths: enough prompts for a CI (MIN_CLUSTERS)
 BIAS = 0.08  # stories of 8% of the requested length: fast to write and judge
 
 
@@ -52,9 +53,9 @@ def _eval(task, log_dir: Path, model: str | None, grader: str, model_args=None, 
 def store_logs() -> Path:
     base = Path(tempfile.mkdtemp(prefix="polaris-store-logs-"))
     length_gen = _task("length_gen")
-    a = _eval(length_gen(prompts="3", targets=TARGETS), base / "sweeps" / "a", "offline/writer-a", "offline/judge",
+    a = _eval(length_gen(prompts="5", targets=TARGETS), base / "sweeps" / "a", "offline/writer-a", "offline/judge",
               {"length_bias": BIAS})
-    b = _eval(length_gen(prompts="3", targets=TARGETS, judge_attempts=1), base / "sweeps" / "b", "offline/writer-b",
+    b = _eval(length_gen(prompts="5", targets=TARGETS, judge_attempts=1), base / "sweeps" / "b", "offline/writer-b",
               "offline/judge", {"length_bias": BIAS}, {"malformed": 0.3})
     _eval(length_gen(prompts="2", targets="1000,5000"), base / "judge_x", "offline/writer-a", "offline/judge-x",
           {"length_bias": BIAS})

@@ -290,3 +290,98 @@ def test_unchanged_file_removed_from_runs_is_read_again(logs, tmp_path):
     con.execute("DELETE FROM runs")
     assert ingest(con, [folder]).counts() == {"ingested": 1}
     shutil.rmtree(folder)
+
+
+# -- issue 9 item 6: names from the log, the length scorer by name, warnings ---------------
+
+
+def _edited_copy(tmp_path, folder: str, edit) -> str:
+    """A copy of a fixture log with ``edit(sample)`` applied to every sample, under a
+    new eval id (a different run)."""
+    log = read_eval_log(str(one_log(folder)))
+    log.eval.eval_id = log.eval.eval_id + "-edited"
+    for s in log.samples:
+        edit(s)
+    out = tmp_path / "2026-01-01T00-00-00-00-00_length-gen_edited.eval"
+    write_eval_log(log, str(out))
+    return str(out)
+
+
+def _names(con):
+    return dict(con.execute(
+        "SELECT DISTINCT criterion_id, name FROM criteria WHERE scorer = 'story_quality'").fetchall())
+
+
+def test_criterion_names_are_read_from_the_score_metadata(logs, tmp_path):
+    meta = read_eval_log(str(one_log("sweeps/a"))).samples[0].scores["story_quality"].metadata
+    assert meta["criterion_names"]["P1"]  # judge_story logs them with the score
+
+    def custom(s):  # a custom rubric: its own names and hash, no bundled copy
+        m = s.scores["story_quality"].metadata
+        m["rubric"], m["rubric_sha256"] = "my_rubric", "0" * 64
+        m["criterion_names"] = {k: f"custom {k}" for k in m["criterion_names"]}
+
+    con = connect(":memory:")
+    [o] = ingest(con, [_edited_copy(tmp_path, "sweeps/a", custom)]).outcomes
+    assert o.outcome == "ingested" and o.warnings == []
+    names = _names(con)
+    assert names and all(v == f"custom {k}" for k, v in names.items())
+
+
+def test_logs_without_names_fall_back_to_the_bundled_rubric_and_say_so(logs, tmp_path):
+    def older(s):
+        del s.scores["story_quality"].metadata["criterion_names"]
+
+    con = connect(":memory:")
+    [o] = ingest(con, [_edited_copy(tmp_path, "sweeps/a", older)]).outcomes
+    assert _names(con)["P1"] and None not in _names(con).values()
+    assert any("criterion names are not in the log" in w and "bundled rubric 'story_quality'" in w
+               for w in o.warnings)
+
+    def older_custom(s):
+        older(s)
+        s.scores["story_quality"].metadata["rubric_sha256"] = "f" * 64
+
+    (tmp_path / "b").mkdir()
+    con = connect(":memory:")
+    [o] = ingest(con, [_edited_copy(tmp_path / "b", "sweeps/a", older_custom)]).outcomes
+    assert set(_names(con).values()) == {None}
+    [w] = [w for w in o.warnings if "criterion names" in w]
+    assert "another hash" in w and "names stored as NULL" in w
+    # and the warning is kept with the file
+    assert con.execute("SELECT warnings FROM log_files").fetchone()[0] == o.warnings
+
+
+def test_length_columns_come_from_length_adherence_only(logs, tmp_path):
+    def renamed(s):  # a scorer with length-like keys under another name is not guessed at
+        s.scores["my_lengths"] = s.scores.pop("length_adherence")
+
+    con = connect(":memory:")
+    [o] = ingest(con, [_edited_copy(tmp_path, "sweeps/a", renamed)]).outcomes
+    assert con.execute("SELECT count(*) FROM samples WHERE words IS NOT NULL OR length_ratio IS NOT NULL"
+                       ).fetchone()[0] == 0
+    assert any("no 'length_adherence' scorer" in w for w in o.warnings)
+
+
+def test_unreadable_values_are_reported_not_swallowed(logs, tmp_path):
+    def broken(s):
+        m = s.scores["story_quality"].metadata
+        if s.id.startswith("salt"):
+            m["criteria"] = "P1=3"
+        else:
+            m["criteria"]["P1"] = "three"
+
+    con = connect(":memory:")
+    [o] = ingest(con, [_edited_copy(tmp_path, "sweeps/a", broken)]).outcomes
+    assert o.outcome == "ingested"
+    assert any("'criteria' metadata of type str" in w and "(6 samples)" in w for w in o.warnings)
+    assert any("criterion 'P1' has a non-numeric score" in w for w in o.warnings)
+    assert con.execute("SELECT count(*) FROM criteria WHERE criterion_id = 'P1' AND score IS NULL").fetchone()[0] > 0
+
+
+def test_dataset_identity_and_input_hashes(logs):
+    con = connect(":memory:")
+    ingest(con, [store_logs() / "sweeps"])
+    rows = con.execute("SELECT dataset_name, dataset_sha256, dataset_samples FROM runs").fetchall()
+    assert len({r[1] for r in rows}) == 1 and rows[0][0] == "length_gen" and rows[0][2] == 30
+    assert con.execute("SELECT count(DISTINCT input_sha256) FROM samples").fetchone()[0] == 30

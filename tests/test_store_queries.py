@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from inspect_ai.log import read_eval_log
 from scipy import stats as sps
-from store_logs import one_log, store_logs
+from store_logs import SWEEP_SAMPLES, one_log, store_logs
 
 from polaris_bench.metrics.length import BUCKETS_2K
 from polaris_bench.stats.inference import bootstrap_mean_ci
@@ -99,7 +99,7 @@ def test_leaderboard_numbers_equal_the_logs(con, folder, model):
 
 def test_writer_b_has_unscored_samples(con):
     row = _row(leaderboard(con, "length_gen"), B)
-    assert row["unscored"] > 0 and row["n"] == 18
+    assert row["unscored"] > 0 and row["n"] == SWEEP_SAMPLES
 
 
 def test_two_judges_are_split_with_a_note(con):
@@ -117,9 +117,13 @@ def test_refuse_names_the_difference(con):
 
 
 def test_mix_pools_on_request(con):
-    board = leaderboard(con, "length_gen", judges="mix")
+    # writer-a's judge-x run is also over another dataset (2 prompts x 2 lengths)
+    split = leaderboard(con, "length_gen", judges="mix")
+    assert len([r for r in split.rows if r["model"] == A]) == 2
+    board = leaderboard(con, "length_gen", judges="mix", datasets="mix")
     [row] = [r for r in board.rows if r["model"] == A and r["source"] == "run"]
-    assert row["n"] == 18 + 4 and row["judge"].startswith("mixed")
+    assert row["dataset"] == "mixed (2 datasets)"
+    assert row["n"] == SWEEP_SAMPLES + 4 and row["judge"].startswith("mixed")
     assert any("pooled" in n for n in board.notes)
 
 
@@ -143,7 +147,7 @@ def test_unfinished_and_superseded_runs_do_not_count():
     c.execute("UPDATE runs SET status = 'error'")
     board = leaderboard(c, "length_gen", reference=False)
     assert board.rows == [] and any("unfinished" in n for n in board.notes)
-    assert leaderboard(c, "length_gen", include_incomplete=True, reference=False).rows[0]["n"] == 18
+    assert leaderboard(c, "length_gen", include_incomplete=True, reference=False).rows[0]["n"] == SWEEP_SAMPLES
     c.execute("UPDATE runs SET status = 'success', superseded_by = 'later'")
     assert leaderboard(c, "length_gen", reference=False).rows == []
 
@@ -179,7 +183,7 @@ def test_elo_rows_from_story_elo(con):
         assert r["elo"] == pytest.approx(metrics[f"glicko:{model}"])
         assert r["bt_low"] == pytest.approx(metrics[f"bt_low:{model}"])
         assert r["win_rate"] == pytest.approx(metrics[f"win_rate:{model}"])
-        assert r["pairs"] == 18
+        assert r["pairs"] == SWEEP_SAMPLES
     # story_elo is not a row of the per-sample leaderboards
     assert all(r["benchmark"] != "story_elo" for r in board.rows)
 
@@ -193,7 +197,7 @@ def test_pooled_story_elo_runs_are_rated_again(con):
 
     rows = [r for r in elo_leaderboard(c, reference=False, n_resamples=20)]
     assert {r["source"] for r in rows} == {"pooled from 2 runs"}
-    assert all(r["pairs"] == 36 for r in rows)
+    assert all(r["pairs"] == 2 * SWEEP_SAMPLES for r in rows)
     a, b = sorted(rows, key=lambda r: r["model"])
     assert a["win_rate"] + b["win_rate"] == pytest.approx(1.0)
     # the leaderboard's resample count (--resamples) reaches the pooled ratings' CIs
@@ -267,4 +271,4 @@ def test_sample_frame_keeps_errored_samples_in_their_run_setup():
     df = sample_scores(c, "length_gen")
     assert df["judge_model"].nunique() == 1 and df["rubric_sha256"].nunique() == 1
     row = leaderboard(c, "length_gen", reference=False).rows[0]
-    assert row["n"] == 18 and row["unscored"] == 1
+    assert row["n"] == SWEEP_SAMPLES and row["unscored"] == 1

@@ -184,3 +184,20 @@ def test_reference_load_is_idempotent_and_marked():
     assert judges == {"story_quality": "GPT-5.4", "eqbench_longform": "GPT-5.4", "eqbench_creative": "GPT-5.4",
                       "writingbench": "Gemini 3.1 Pro", "longbench_write": "Gemini 3.1 Pro",
                       "story_elo": "Gemini 3 Flash"}
+
+
+def test_v1_database_migrates_to_v2_with_display_names(tmp_path):
+    path = tmp_path / "v1.duckdb"
+    con = duckdb.connect(str(path))
+    migrate(con, 1)
+    con.execute("INSERT INTO runs (run_id, model, model_label, status) VALUES "
+                "('r1', 'hf//home/me/models/smollm2', 'hf//home/me/models/smollm2 [temperature=0.7]', 'success')")
+    con.close()
+    con = connect(path)  # migrates
+    assert current_version(con) == SCHEMA_VERSION == 2
+    assert con.execute("SELECT display_name, dataset_sha256 FROM runs").fetchone() == (
+        "hf/smollm2 [temperature=0.7]", None)
+    cols = {c for (c,) in con.execute("SELECT column_name FROM information_schema.columns "
+                                      "WHERE table_name = 'samples'").fetchall()}
+    assert "input_sha256" in cols
+    assert con.execute("SELECT count(*) FROM model_names").fetchone()[0] == 0

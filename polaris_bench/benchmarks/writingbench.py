@@ -196,6 +196,7 @@ async def judge_checklist(
         cid = r.criteria[0].id
         per_criterion.append(
             {
+                "id": cid,
                 "name": item["name"],
                 "score": (j.scores or {}).get(cid),
                 "attempts": j.attempts,

@@ -23,7 +23,7 @@ def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", default=str(DEFAULT_DB), help=f"DuckDB results file (default {DEFAULT_DB})")
 
 
-def _add_query_opts(p: argparse.ArgumentParser) -> None:
+def _add_query_opts(p: argparse.ArgumentParser, datasets: bool = True) -> None:
     p.add_argument("--benchmark", "-b", help="one benchmark (task name, e.g. length_gen); default: all")
     p.add_argument(
         "--judges",
@@ -33,6 +33,14 @@ def _add_query_opts(p: argparse.ArgumentParser) -> None:
         "split them into rows (default), refuse, or mix (pool them on purpose)",
     )
     p.add_argument("--mix-judges", action="store_true", help="same as --judges mix")
+    if datasets:
+        p.add_argument(
+            "--datasets",
+            choices=("split", "mix"),
+            default="split",
+            help="runs over different datasets (sample ids and inputs, e.g. another prompt file): "
+            "separate rows (default) or mix (pool them on purpose)",
+        )
     p.add_argument("--include-incomplete", action="store_true", help="also use runs that did not finish")
     p.add_argument("--score", help="headline score as 'scorer.key' or 'key' (default: per benchmark)")
     p.add_argument("--resamples", type=int, default=N_RESAMPLES,
@@ -88,16 +96,25 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     from polaris_bench.report.tables import make_console
     from polaris_bench.store.ingest import ingest
+    from polaris_bench.store.names import ModelNameError, parse_name
     from polaris_bench.store.queries import counts
     from polaris_bench.store.schema import SchemaError
 
+    # everything that can be checked before the database is created or changed
+    missing = [p for p in args.paths if not Path(p).expanduser().exists()]
+    if missing:
+        return _fail(FileNotFoundError(f"{missing[0]}: no such file or folder; nothing was ingested"))
+    try:
+        names = dict(parse_name(n) for n in args.name or [])
+    except ModelNameError as exc:
+        return _fail(exc)
     console = make_console()
     try:
         con = _open(args.db, create=True)
     except SchemaError as exc:
         return _fail(exc)
     try:
-        report = ingest(con, args.paths, force=args.force, include_started=args.include_started)
+        report = ingest(con, args.paths, force=args.force, include_started=args.include_started, names=names)
         totals = counts(con)
     finally:
         con.close()
@@ -111,6 +128,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             table.add_row(*(Text(x) for x in (Path(o.path).name, o.outcome, str(o.samples) if o.samples else "",
                                                o.reason)), style=style)
         console.print(table)
+    for o in report.warned:
+        for w in o.warnings:
+            console.print(Text(f"warning: {Path(o.path).name}: {w}", style="yellow"))
+    for model, n in report.named.items():
+        text = (f"name: {model} -> {names[model]} ({n} run(s))" if n else
+                f"name: no run of {model!r} in the store yet; {names[model]!r} applies once one is ingested")
+        console.print(Text(text, style=None if n else "yellow"))
     c = report.counts()
     summary = ", ".join(f"{v} {k}" for k, v in sorted(c.items())) or "no logs found"
     console.print(
@@ -145,7 +169,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from polaris_bench.store.schema import SchemaError
 
     try:
-        board = _query(args, leaderboard, args.benchmark, reference=not args.no_reference)
+        board = _query(args, leaderboard, args.benchmark, reference=not args.no_reference, datasets=args.datasets)
     except (QueryError, SchemaError) as exc:
         return _fail(exc)
     _emit(render_leaderboard(board, args.format), args.output)
@@ -171,7 +195,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from polaris_bench.store.schema import SchemaError
 
     try:
-        frame, notes = _query(args, curves, args.benchmark, args.model or None)
+        frame, notes = _query(args, curves, args.benchmark, args.model or None, datasets=args.datasets)
     except (QueryError, SchemaError) as exc:
         return _fail(exc)
     for note in notes:
@@ -215,6 +239,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="re-read and re-store logs even if unchanged")
     p.add_argument("--include-started", action="store_true", help="also ingest logs of evals still running")
     p.add_argument("--verbose", "-v", action="store_true", help="list unchanged logs too")
+    p.add_argument(
+        "--name",
+        action="append",
+        metavar="MODEL=DISPLAY",
+        help="show MODEL (its Inspect model string, or its full label with -M args) as DISPLAY in every "
+        "report; kept in the store for later runs too (repeatable)",
+    )
     p.set_defaults(func=cmd_ingest)
 
     p = subparsers.add_parser("leaderboard", help="one row per model: score with 95%% CI, length ratio, ID/near/far, slope")
@@ -225,10 +256,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_leaderboard)
 
     p = subparsers.add_parser("compare", help="paired comparison of two models on the samples both ran")
-    p.add_argument("model_a", help="model label (or a unique part of it)")
+    p.add_argument("model_a", help="display name or model label (or a unique part of either)")
     p.add_argument("model_b")
     _add_db(p)
-    _add_query_opts(p)
+    _add_query_opts(p, datasets=False)  # pairs are matched by sample id and input
     _add_format(p)
     p.set_defaults(func=cmd_compare)
 

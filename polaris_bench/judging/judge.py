@@ -74,6 +74,7 @@ class Judgement:
     published_source: str = ""  # where the rubric's published formula took its totals from
     missing: list[str] = field(default_factory=list)  # criteria a partial reply left out
     errors: list[str] = field(default_factory=list)  # one per failed attempt
+    criterion_names: dict[str, str] = field(default_factory=dict)  # id -> name, logged for the store
 
     @property
     def ok(self) -> bool:
@@ -95,6 +96,7 @@ class Judgement:
             "judge_mode": "compact" if self.compact else "full",
             "attempts": self.attempts,
             "criteria": self.scores,
+            "criterion_names": self.criterion_names,
             "label": self.label,
             "evidence": self.evidence,
             "reported": self.reported,
@@ -147,6 +149,7 @@ async def judge_story(
         template_sha256=rendered.template_sha256,
         judge_model=str(model),
         compact=config.compact,
+        criterion_names={c.id: c.name for c in rubric.criteria},
     )
     max_tokens = config.max_tokens or _default_max_tokens(rubric, config.compact)
     for attempt in range(config.max_attempts):

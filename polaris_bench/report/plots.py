@@ -10,7 +10,7 @@ import pandas as pd
 
 def plot_curves(frame: pd.DataFrame, out: str | Path, title: str | None = None) -> Path:
     """Two panels (quality, length ratio) against the requested length; one line per
-    model (and judge setup) with its 95% CI band. Writes a PNG and returns its path."""
+    model (and judge setup, and dataset) with its 95% CI band. Writes a PNG and returns its path."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,9 +20,13 @@ def plot_curves(frame: pd.DataFrame, out: str | Path, title: str | None = None) 
     out.parent.mkdir(parents=True, exist_ok=True)
     fig, (ax_q, ax_r) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
     several_judges = frame["judge"].nunique() > 1 if not frame.empty else False
-    for (model, judge), g in frame.groupby(["model", "judge"], sort=True):
+    if "dataset" not in frame:
+        frame = frame.assign(dataset="")
+    several_datasets = frame["dataset"].nunique() > 1 if not frame.empty else False
+    for (model, judge, dataset), g in frame.groupby(["model", "judge", "dataset"], sort=True):
         g = g.sort_values("target")
-        label = f"{model} ({judge})" if several_judges else model
+        extra = [x for x, shown in ((judge, several_judges), (dataset, several_datasets)) if shown]
+        label = f"{model} ({', '.join(extra)})" if extra else model
         x = g["target"].to_numpy(float)
         (line,) = ax_q.plot(x, g["quality"], marker="o", label=label)
         ax_q.fill_between(x, g["quality_low"].astype(float), g["quality_high"].astype(float), alpha=0.18,

@@ -17,8 +17,11 @@ FORMATS = ("table", "csv", "json", "markdown")
 LEADERBOARD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("model", "model"),
     ("judge", "judge"),
+    ("dataset", "dataset"),
     ("score_ci", "score [95% CI]"),
     ("length_ratio", "len ratio"),
+    ("truncated", "truncated"),
+    ("blank", "blank"),
     ("ID", "ID"),
     ("near", "near"),
     ("far", "far"),
@@ -75,11 +78,18 @@ def fmt_p(p: Any) -> str:
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
-def _ci(v: Any, lo: Any, hi: Any, digits: int | None = None) -> str:
+def fmt_share(v: Any) -> str:
+    """A share of samples (0-1) as a percentage."""
+    return "—" if _isnan(v) else f"{100 * v:.0f}%"
+
+
+def _ci(v: Any, lo: Any, hi: Any, digits: int | None = None, status: str | None = None) -> str:
     if _isnan(v):
         return "—"
     if digits is None:
         digits = 3 if abs(v) < 1.5 else (2 if abs(v) < 10 else 1)
+    if status:  # e.g. "n too small": no interval is shown rather than a misleading one
+        return f"{fmt(v, digits)} ({status})"
     if _isnan(lo) or _isnan(hi):
         return fmt(v, digits)
     return f"{fmt(v, digits)} [{fmt(lo, digits)}, {fmt(hi, digits)}]"
@@ -88,7 +98,10 @@ def _ci(v: Any, lo: Any, hi: Any, digits: int | None = None) -> str:
 def _display(row: dict[str, Any]) -> dict[str, str]:
     digits = row.get("digits")
     out = {k: fmt(v) for k, v in row.items()}
-    out["score_ci"] = _ci(row.get("score"), row.get("ci_low"), row.get("ci_high"), digits)
+    out["score_ci"] = _ci(row.get("score"), row.get("ci_low"), row.get("ci_high"), digits, row.get("ci_status"))
+    for k in ("truncated", "blank"):
+        if k in row:
+            out[k] = fmt_share(row[k])
     for k in ("ID", "near", "far", "mean_a", "mean_b"):
         if k in row:
             out[k] = fmt(row[k], digits)
@@ -108,9 +121,10 @@ def _display(row: dict[str, Any]) -> dict[str, str]:
         )
         out["win_rate"] = fmt(row.get("win_rate"), 3)
     if "mean_diff" in row:
-        out["diff_ci"] = _ci(row["mean_diff"], row["ci_low"], row["ci_high"], digits)
-        out["p_wilcoxon"] = fmt_p(row["p_wilcoxon"])
-        out["p_ttest"] = fmt_p(row["p_ttest"])
+        out["diff_ci"] = _ci(row["mean_diff"], row["ci_low"], row["ci_high"], digits, row.get("ci_status"))
+        test_status = row.get("test_status")
+        out["p_wilcoxon"] = test_status or fmt_p(row["p_wilcoxon"])
+        out["p_ttest"] = test_status or fmt_p(row["p_ttest"])
         out["win_rate"] = fmt(row["win_rate"], 3)
     return out
 
@@ -148,7 +162,8 @@ def _rich_table(title: str, rows: Sequence[dict[str, str]], columns: Sequence[tu
 
     table = Table(title=Text(title), title_justify="left")
     for key, header in columns:
-        table.add_column(header, justify="left" if key in ("model", "judge", "source", "benchmark", "bucket") else "right")
+        table.add_column(header, justify="left" if key in ("model", "judge", "dataset", "source", "benchmark", "bucket")
+                         else "right")
     for r in rows:
         style = "dim italic" if r.get("source", "").startswith("published") else None
         table.add_row(*(Text(r.get(k, "")) for k, _ in columns), style=style)  # no markup: "[...]" is data
@@ -176,6 +191,14 @@ def _sections(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
     return out
 
 
+def _leaderboard_columns(rows: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
+    """The dataset column only where a section's runs used more than one dataset."""
+    datasets = {r.get("dataset_sha256") for r in rows if r.get("source") != "published"}
+    if len(datasets) > 1:
+        return LEADERBOARD_COLUMNS
+    return tuple(c for c in LEADERBOARD_COLUMNS if c[0] != "dataset")
+
+
 def render_leaderboard(board: Any, fmt_: Format = "table", console: Any = None) -> str | None:
     """``table`` prints to ``console`` (rich) and returns None; the other formats
     return text. CSV and JSON carry every field (CIs, hashes, counts)."""
@@ -198,7 +221,7 @@ def render_leaderboard(board: Any, fmt_: Format = "table", console: Any = None) 
         for bench, brows in sections.items():
             units = next((r.get("units") for r in brows if r.get("units")), "")
             parts.append(f"### {bench}" + (f" ({units})" if units else ""))
-            parts.append(_markdown([_display(r) for r in brows], LEADERBOARD_COLUMNS))
+            parts.append(_markdown([_display(r) for r in brows], _leaderboard_columns(brows)))
         if elo:
             parts.append("### story_elo (pairwise ratings)")
             parts.append(_markdown([_display(r) for r in elo], ELO_COLUMNS))
@@ -211,7 +234,7 @@ def render_leaderboard(board: Any, fmt_: Format = "table", console: Any = None) 
     for bench, brows in sections.items():
         units = next((r.get("units") for r in brows if r.get("units")), "")
         console.print(_rich_table(f"{bench}" + (f" — {units}" if units else ""), [_display(r) for r in brows],
-                                  LEADERBOARD_COLUMNS))
+                                  _leaderboard_columns(brows)))
     if elo:
         console.print(_rich_table("story_elo — pairwise ratings (Elo scale)", [_display(r) for r in elo], ELO_COLUMNS))
     for note in board.notes:

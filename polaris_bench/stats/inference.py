@@ -7,6 +7,9 @@
   cluster bootstrap CI, the Wilcoxon signed-rank test (exact p without ties or zero
   differences and n <= 50, else the normal approximation) and the paired t-test
   (scipy), and A's win rate (ties count half).
+* Tiny samples: below ``MIN_CLUSTERS`` clusters (prompts) there is no CI, and below
+  ``MIN_PAIRS_TEST`` pairs no p-value; results say so (``too_small``) instead of
+  showing a precise-looking interval or a test that could never be significant.
 * ``bucket_slope``: the slope of a least-squares line through the mean score of each
   of the six 2k-word buckets (x = bucket index, so the unit is score per 2k words),
   as the paper reports it.
@@ -26,6 +29,14 @@ from polaris_bench.metrics.length import BUCKETS_2K
 from polaris_bench.stats import CONFIDENCE, N_RESAMPLES
 
 NAN = float("nan")
+# Fewer clusters than this: no bootstrap CI. With 4 prompts a percentile bootstrap has
+# at most 35 distinct resamples of the mean, and its interval is far too narrow.
+MIN_CLUSTERS = 5
+# Fewer pairs than this: no p-value. The smallest two-sided exact Wilcoxon p with n
+# pairs is 2 / 2**n, which first falls below 0.05 at n = 6; the t-test is held to the
+# same minimum so that the two columns are shown together or not at all.
+MIN_PAIRS_TEST = 6
+TOO_SMALL = "n too small"
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,7 @@ class MeanCI:
     high: float
     n: int
     clusters: int
+    too_small: bool = False  # fewer than MIN_CLUSTERS clusters: no CI
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -62,7 +74,7 @@ def bootstrap_mean_ci(
     seed: int = 0,
 ) -> MeanCI:
     """Mean of ``values`` (NaN dropped) and a percentile bootstrap CI over clusters.
-    Fewer than two clusters: the CI is NaN (nothing to resample)."""
+    Fewer than ``MIN_CLUSTERS`` clusters: the CI is NaN and ``too_small`` is set."""
     v = np.asarray(values, dtype=float)
     keep = ~np.isnan(v)
     v = v[keep]
@@ -72,8 +84,8 @@ def bootstrap_mean_ci(
     sums, counts = _cluster_sums(v, cl)
     mean = float(v.mean())
     k = len(sums)
-    if k < 2:
-        return MeanCI(mean, NAN, NAN, int(v.size), k)
+    if k < MIN_CLUSTERS:
+        return MeanCI(mean, NAN, NAN, int(v.size), k, too_small=True)
     if np.all(v == v[0]):
         return MeanCI(mean, mean, mean, int(v.size), k)
     res = sps.bootstrap(
@@ -103,6 +115,8 @@ class PairedResult:
     wins: int
     losses: int
     ties: int
+    ci_too_small: bool = False  # fewer than MIN_CLUSTERS clusters: no CI
+    test_too_small: bool = False  # fewer than MIN_PAIRS_TEST pairs: no p-values
 
     def as_dict(self) -> dict[str, float | int]:
         return asdict(self)
@@ -117,7 +131,8 @@ def paired_comparison(
     confidence: float = CONFIDENCE,
     seed: int = 0,
 ) -> PairedResult:
-    """A vs B on the same units (pairs with a NaN on either side are dropped)."""
+    """A vs B on the same units (pairs with a NaN on either side are dropped). No CI
+    below ``MIN_CLUSTERS`` clusters, no p-values below ``MIN_PAIRS_TEST`` pairs."""
     xa, xb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if xa.shape != xb.shape:
         raise ValueError("paired samples must have the same length")
@@ -126,13 +141,13 @@ def paired_comparison(
     cl = None if clusters is None else np.asarray(clusters, dtype=object)[keep]
     n = int(xa.size)
     if n == 0:
-        return PairedResult(0, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, 0, 0, 0)
+        return PairedResult(0, NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, 0, 0, 0, True, True)
     d = xa - xb
     ci = bootstrap_mean_ci(d, cl, n_resamples=n_resamples, confidence=confidence, seed=seed)
     wins, losses = int((d > 0).sum()), int((d < 0).sum())
     ties = n - wins - losses
     p_w = p_t = NAN
-    if n >= 2:
+    if n >= MIN_PAIRS_TEST:
         if np.all(d == 0):
             p_w = p_t = 1.0
         else:
@@ -161,6 +176,8 @@ def paired_comparison(
         wins=wins,
         losses=losses,
         ties=ties,
+        ci_too_small=ci.too_small,
+        test_too_small=n < MIN_PAIRS_TEST,
     )
 
 

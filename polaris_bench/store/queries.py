@@ -10,6 +10,13 @@ Rules every query follows:
   judge modes are never averaged into one: ``judges="split"`` (default) gives each
   setup its own row and a note naming the difference, ``"refuse"`` raises
   ``JudgeMixError`` naming it, ``"mix"`` pools them on purpose.
+* Likewise runs over different datasets (prompt files or subsets: the runs'
+  ``dataset_sha256``): ``datasets="split"`` (default) keeps them in separate rows,
+  ``"mix"`` pools them.
+* Models are shown by their display name (``store.names``); two models that share
+  one keep their full labels.
+* Too few prompts for a CI (``stats.inference.MIN_CLUSTERS``) or pairs for a test
+  (``MIN_PAIRS_TEST``): the row says ``n too small`` instead of a number.
 """
 
 from __future__ import annotations
@@ -26,7 +33,9 @@ import pyarrow as pa
 
 from polaris_bench.metrics.length import BUCKETS_2K
 from polaris_bench.stats.inference import (
+    MIN_CLUSTERS,
     N_RESAMPLES,
+    TOO_SMALL,
     bootstrap_mean_ci,
     bucket_slope,
     paired_comparison,
@@ -35,7 +44,9 @@ from polaris_bench.store.benchmarks import main_score, reference_benchmark, spec
 from polaris_bench.store.reference import compared_keys
 
 JudgePolicy = Literal["split", "refuse", "mix"]
+DatasetPolicy = Literal["split", "mix"]
 JUDGE_FIELDS = ("judge_model", "rubric_sha256", "template_sha256", "judge_mode")
+DATASET_FIELD = "dataset_sha256"
 PAPER_BUCKETS = ("ID", "near", "far")
 NAN = float("nan")
 
@@ -143,8 +154,11 @@ def sample_scores(
     try:
         df = con.execute(
             f"""
-            SELECT r.benchmark, r.model_label AS model, s.run_id, s.sample_id, s.epoch, s.prompt_id,
-                   s.target_words, s.bucket, s.bucket_2k, s.length_ratio, m.scorer, m.key,
+            SELECT r.benchmark, coalesce(r.display_name, r.model_label) AS model, r.model_label, s.run_id,
+                   s.sample_id, s.epoch, s.prompt_id, s.target_words, s.bucket, s.bucket_2k, s.length_ratio,
+                   s.truncated, s.blank, coalesce(s.input_sha256, '') AS input_sha256,
+                   coalesce(r.dataset_sha256, '') AS dataset_sha256,
+                   coalesce(r.dataset_name, '') AS dataset_name, m.scorer, m.key,
                    coalesce(sr.judge_model, r.judge_model) AS judge_model, sr.rubric_sha256,
                    sr.template_sha256, sr.judge_mode, sc.value AS score
             FROM samples s
@@ -167,8 +181,23 @@ def sample_scores(
     for col in JUDGE_FIELDS:
         df[col] = df[col].fillna(df.groupby("run_id")[col].transform("first")).fillna("").astype(str)
     df["score"] = df["score"].astype(float)
-    df["length_ratio"] = df["length_ratio"].astype(float)
+    for col in ("length_ratio", "truncated", "blank"):  # booleans as 1.0 / 0.0, NULL as NaN
+        df[col] = pd.to_numeric(df[col].astype(object).where(df[col].notna(), np.nan), errors="coerce").astype(float)
+    df.attrs["notes"] = _unique_display_names(df)
     return df
+
+
+def _unique_display_names(df: pd.DataFrame) -> list[str]:
+    """Models that share a display name are shown by their full labels instead."""
+    labels = df.groupby("model")["model_label"].nunique()
+    notes = []
+    for name in labels[labels > 1].index:
+        clash = df["model"] == name
+        shown = sorted(df.loc[clash, "model_label"].unique())
+        df.loc[clash, "model"] = df.loc[clash, "model_label"]
+        notes.append(f"{len(shown)} models share the display name {name!r}; shown by their labels "
+                     f"({', '.join(shown)}); `polaris ingest --name MODEL=NAME` names them apart")
+    return notes
 
 
 # -- judge setups -----------------------------------------------------------------------
@@ -222,6 +251,56 @@ def check_judges(df: pd.DataFrame, judges: JudgePolicy, by: Sequence[str] = ("be
     return notes
 
 
+# -- datasets ---------------------------------------------------------------------------
+
+
+def dataset_label(name: str, sha: str, benchmark: str = "") -> str:
+    """The short hash, after the dataset's name where it says more than the benchmark."""
+    if not sha:
+        return "unknown (stored before schema v2)"
+    return sha[:8] if not name or name == benchmark else f"{name} {sha[:8]}"
+
+
+def check_datasets(df: pd.DataFrame, datasets: DatasetPolicy, by: Sequence[str] = ("benchmark", "model")) -> list[str]:
+    """Notes about groups whose runs used different datasets (sample ids and inputs),
+    and about runs stored without a dataset identity."""
+    notes: list[str] = []
+    if df.empty:
+        return notes
+    for key, g in df.groupby(list(by), sort=True):
+        shas = sorted(set(g[DATASET_FIELD]))
+        if len(shas) < 2:
+            continue
+        what = " / ".join(map(str, key if isinstance(key, tuple) else (key,)))
+        sizes = g.groupby(DATASET_FIELD)["sample_id"].nunique()
+        shown = " vs ".join(f"{(sha or 'unknown')[:8]} ({int(sizes[sha])} samples)" for sha in shas)
+        if datasets == "split":
+            notes.append(f"{what}: runs over {len(shas)} datasets ({shown}); shown as separate rows "
+                         "(--datasets mix pools them)")
+        else:
+            notes.append(f"{what}: pooled across {len(shas)} datasets ({shown}) (--datasets mix)")
+    unknown = df.loc[df[DATASET_FIELD] == "", "run_id"].nunique()
+    if unknown:
+        notes.append(f"{unknown} run(s) have no dataset identity (stored before schema v2); "
+                     "`polaris ingest --force <their logs>` adds it")
+    return notes
+
+
+def _dataset_fields(g: pd.DataFrame) -> dict[str, Any]:
+    pairs = sorted(set(zip(g["dataset_name"], g[DATASET_FIELD])))
+    if len(pairs) == 1:
+        name, sha = pairs[0]
+        return {"dataset": dataset_label(name, sha, str(g["benchmark"].iloc[0])), "dataset_name": name,
+                DATASET_FIELD: sha}
+    names = sorted({n for n, _ in pairs})
+    return {"dataset": f"mixed ({len(pairs)} datasets)", "dataset_name": names[0] if len(names) == 1 else "mixed",
+            DATASET_FIELD: "mixed"}
+
+
+def _setup_keys(judges: JudgePolicy, datasets: DatasetPolicy) -> list[str]:
+    return ([] if judges == "mix" else list(JUDGE_FIELDS)) + ([DATASET_FIELD] if datasets == "split" else [])
+
+
 # -- leaderboard ------------------------------------------------------------------------
 
 
@@ -244,7 +323,11 @@ def _group_stats(g: pd.DataFrame, n_resamples: int, seed: int) -> dict[str, Any]
         "score": ci.mean,
         "ci_low": ci.low,
         "ci_high": ci.high,
+        "ci_status": TOO_SMALL if ci.too_small else None,
         "length_ratio": _nanmean(g["length_ratio"].to_numpy(dtype=float)),
+        # shares of the samples with a length measurement (NaN: none has one)
+        "truncated": _nanmean(g["truncated"].to_numpy(dtype=float)),
+        "blank": _nanmean(g["blank"].to_numpy(dtype=float)),
     }
     by_bucket = g.groupby("bucket", dropna=True)["score"].mean()
     for b in PAPER_BUCKETS:
@@ -271,7 +354,9 @@ def _reference_rows(con: duckdb.DuckDBPyConnection, benchmark: str, key: str | N
             {
                 "benchmark": benchmark, "model": model, "judge": judge_model, "judge_model": judge_model,
                 "rubric_sha256": "", "template_sha256": "", "judge_mode": "", "score": NAN, "ci_low": NAN,
-                "ci_high": NAN, "length_ratio": NAN, "ID": NAN, "near": NAN, "far": NAN, "slope": NAN,
+                "ci_high": NAN, "ci_status": None, "length_ratio": NAN, "truncated": NAN, "blank": NAN,
+                "dataset": "the paper's test set", "dataset_sha256": "", "dataset_name": "", "ID": NAN,
+                "near": NAN, "far": NAN, "slope": NAN,
                 "n": None, "unscored": None, "prompts": None, "runs": None, "units": units_for(benchmark, key),
                 "digits": spec_for(benchmark).digits, "source": "published", "judge_prompt": judge_prompt,
                 "reference": source,
@@ -298,10 +383,13 @@ def leaderboard(
     n_resamples: int = N_RESAMPLES,
     seed: int = 0,
     elo: bool = True,
+    datasets: DatasetPolicy = "split",
 ) -> Leaderboard:
-    """One row per model (per judge setup) and benchmark; see the module docstring."""
+    """One row per model (per judge setup and dataset) and benchmark; see the module
+    docstring."""
     board = Leaderboard()
     df = sample_scores(con, benchmark, include_incomplete, score)
+    board.notes += df.attrs.get("notes", [])
     if not include_incomplete:
         skipped = con.execute(
             "SELECT count(*) FROM runs WHERE superseded_by IS NULL AND status <> 'success'"
@@ -311,7 +399,8 @@ def leaderboard(
         if skipped:
             board.notes.append(f"{skipped} unfinished run(s) left out (status not 'success'; --include-incomplete shows them)")
     board.notes += check_judges(df, judges)
-    keys = ["benchmark", "model"] + ([] if judges == "mix" else list(JUDGE_FIELDS))
+    board.notes += check_datasets(df, datasets)
+    keys = ["benchmark", "model"] + _setup_keys(judges, datasets)
     benchmarks_seen: set[str] = set()
     if not df.empty:
         for key, g in df.groupby(keys, sort=False):
@@ -330,6 +419,7 @@ def leaderboard(
                 for f in JUDGE_FIELDS:
                     row[f] = kv[f]
                 row["judge"] = judge_label(kv["judge_model"], kv["judge_mode"])
+            row.update(_dataset_fields(g))
             row.update(_group_stats(g, n_resamples, seed))
             row["scorer"], row["key"] = g["scorer"].iloc[0], g["key"].iloc[0]
             row["units"] = units_for(kv["benchmark"], row["key"])
@@ -353,6 +443,14 @@ def leaderboard(
             if len(setups) > 1:
                 board.notes.append(
                     f"{bench}: rows come from {len(setups)} judge setups; compare rows only within one judge setup"
+                )
+        datasets_per_bench: dict[str, set[str]] = {}
+        for row in board.rows:
+            datasets_per_bench.setdefault(row["benchmark"], set()).add(row[DATASET_FIELD])
+        for bench, shas in sorted(datasets_per_bench.items()):
+            if len(shas) > 1:
+                board.notes.append(
+                    f"{bench}: rows come from {len(shas)} datasets; compare rows only within one dataset"
                 )
     if reference:
         shown = False
@@ -487,11 +585,15 @@ def _f(v: Any) -> float:
 # -- comparison -------------------------------------------------------------------------
 
 
-def resolve_model(models: Sequence[str], name: str) -> str:
-    """An exact model label, else the one label containing ``name``."""
+def resolve_model(models: Sequence[str], name: str, aliases: dict[str, str] | None = None) -> str:
+    """An exact model name, else a full label (``aliases``: label -> name), else the
+    one name or label containing ``name``."""
+    aliases = aliases or {}
     if name in models:
         return name
-    hits = [m for m in models if name in m]
+    if name in aliases:
+        return aliases[name]
+    hits = sorted({m for m in models if name in m} | {v for k, v in aliases.items() if name in k})
     if len(hits) == 1:
         return hits[0]
     if not hits:
@@ -511,18 +613,21 @@ def compare(
     n_resamples: int = N_RESAMPLES,
     seed: int = 0,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """A vs B on the samples both have (same benchmark, sample id and judge setup;
-    epochs and repeated runs are averaged per sample first): overall and per paper
-    bucket. Returns (rows, notes)."""
+    """A vs B on the samples both have (same benchmark, sample id, input and judge
+    setup; epochs and repeated runs are averaged per sample first): overall and per
+    paper bucket. A sample id whose input differs between the two (another prompt
+    file) is not a pair. Models are named by display name, label or a unique part of
+    either. Returns (rows, notes)."""
     df = sample_scores(con, benchmark, include_incomplete, score)
     if df.empty:
         raise QueryError("no scored samples in the store" + (f" for {benchmark}" if benchmark else ""))
     models = sorted(df["model"].unique())
-    a, b = resolve_model(models, model_a), resolve_model(models, model_b)
+    aliases = dict(zip(df["model_label"], df["model"]))
+    a, b = resolve_model(models, model_a, aliases), resolve_model(models, model_b, aliases)
     if a == b:
         raise QueryError(f"both names resolve to the same model {a!r}")
     df = df[df["model"].isin([a, b])]
-    notes: list[str] = []
+    notes: list[str] = list(df.attrs.get("notes", []))
     rows: list[dict[str, Any]] = []
     setup_keys = [] if judges == "mix" else list(JUDGE_FIELDS)
     for bench, bdf in df.groupby("benchmark", sort=True):
@@ -539,14 +644,19 @@ def compare(
             continue
         if judges != "mix" and (len(sa) > 1 or len(sb) > 1 or sa != sb):
             notes.append(f"{bench}: compared within each judge setup both models share")
+        unit = ["sample_id", "input_sha256"]  # the same id over another prompt file is not a pair
         per = (
-            bdf.groupby(["model", "sample_id"] + setup_keys, dropna=False)
+            bdf.groupby(["model", *unit] + setup_keys, dropna=False)
             .agg(score=("score", "mean"), prompt_id=("prompt_id", "first"), bucket=("bucket", "first"))
             .reset_index()
         )
         left = per[per["model"] == a].drop(columns="model")
         right = per[per["model"] == b].drop(columns=["model", "prompt_id", "bucket"])
-        paired = left.merge(right, on=["sample_id"] + setup_keys, suffixes=("_a", "_b"))
+        paired = left.merge(right, on=unit + setup_keys, suffixes=("_a", "_b"))
+        clash = left.merge(right, on=["sample_id"] + setup_keys).query("input_sha256_x != input_sha256_y")
+        if len(clash):
+            notes.append(f"{bench}: {clash['sample_id'].nunique()} sample id(s) have different inputs for {a} and "
+                         f"{b} (different prompt files); not paired")
         if paired.empty:
             notes.append(f"{bench}: {a} and {b} share no sample")
             continue
@@ -560,8 +670,11 @@ def compare(
                     continue
                 res = paired_comparison(sub["score_a"].to_numpy(float), sub["score_b"].to_numpy(float),
                                         sub["prompt_id"].to_numpy(), n_resamples=n_resamples, seed=seed)
-                rows.append({"benchmark": bench, "judge": judge, "bucket": bucket_name, "model_a": a, "model_b": b,
-                             **res.as_dict(), "digits": spec_for(bench).digits})
+                rows.append({"benchmark": bench, "judge": judge, "bucket": bucket_name,
+                             "model_a": a, "model_b": b, **res.as_dict(),
+                             "ci_status": TOO_SMALL if res.ci_too_small else None,
+                             "test_status": TOO_SMALL if res.test_too_small else None,
+                             "digits": spec_for(bench).digits})
     if not rows and not notes:
         notes.append(f"{a} and {b} share no benchmark")
     return rows, notes
@@ -581,16 +694,17 @@ def curves(
     n_resamples: int = N_RESAMPLES,
     seed: int = 0,
     max_targets: int = 12,
+    datasets: DatasetPolicy = "split",
 ) -> tuple[pd.DataFrame, list[str]]:
     """Quality and length ratio against the requested length, per model (and judge
     setup), with bootstrap CIs over prompts. Points are the distinct requested lengths
     when there are at most ``max_targets`` of them (a sweep), else the six 2k-word
     buckets (``target`` = the bucket's mean requested length)."""
     df = sample_scores(con, benchmark, include_incomplete, score)
+    notes: list[str] = list(df.attrs.get("notes", []))
     df = df[df["target_words"].notna()] if not df.empty else df
     if df.empty:
         return pd.DataFrame(), ["no samples with a requested length" + (f" in {benchmark}" if benchmark else "")]
-    notes: list[str] = []
     if benchmark is None:
         benches = sorted(df["benchmark"].unique())
         pick = next((b for b in ("length_gen", "story_quality") if b in benches), benches[0])
@@ -599,8 +713,10 @@ def curves(
             notes.append(f"curves for {pick} (choose another with --benchmark)")
     if models:
         all_models = sorted(df["model"].unique())
-        df = df[df["model"].isin([resolve_model(all_models, m) for m in models])]
+        aliases = dict(zip(df["model_label"], df["model"]))
+        df = df[df["model"].isin([resolve_model(all_models, m, aliases) for m in models])]
     notes += check_judges(df, judges)
+    notes += check_datasets(df, datasets)
     df = df.copy()
     if df["target_words"].nunique() <= max_targets:
         df["point"] = df["target_words"].astype(int).astype(str)
@@ -613,8 +729,9 @@ def curves(
         df = df[df["bucket_2k"].notna()]
         df["point"] = df["bucket_2k"]
         df["order"] = df["bucket_2k"].map(order).astype(float)
-    keys = ["benchmark", "model"] + ([] if judges == "mix" else list(JUDGE_FIELDS))
+    keys = ["benchmark", "model"] + _setup_keys(judges, datasets)
     out = []
+    too_small = 0
     for key, g in df.groupby(keys + ["point"], sort=False):
         kv = dict(zip(keys + ["point"], key))
         clusters = g["prompt_id"].to_numpy()
@@ -623,17 +740,21 @@ def curves(
         out.append({
             "benchmark": kv["benchmark"], "model": kv["model"],
             "judge": judge_label(kv.get("judge_model", "mixed"), kv.get("judge_mode", "")),
+            "dataset": _dataset_fields(g)["dataset"],
             "point": kv["point"], "order": float(g["order"].iloc[0]),
             "target": float(g["target_words"].mean()), "n": int(len(g)), "unscored": int(g["score"].isna().sum()),
             "quality": q.mean, "quality_low": q.low, "quality_high": q.high,
             "length_ratio": r.mean, "ratio_low": r.low, "ratio_high": r.high,
         })
-    frame = pd.DataFrame(out).sort_values(["benchmark", "model", "judge", "order"]).reset_index(drop=True)
+        too_small += int(q.too_small)
+    if too_small:
+        notes.append(f"{too_small} point(s) rest on fewer than {MIN_CLUSTERS} prompts: {TOO_SMALL} for a CI band")
+    frame = pd.DataFrame(out).sort_values(["benchmark", "model", "judge", "dataset", "order"]).reset_index(drop=True)
     return frame, notes
 
 
 def counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Row counts of every table (for reports and idempotence checks)."""
     tables = ("runs", "samples", "scorer_results", "scores", "criteria", "pairwise", "ratings", "run_scorers",
-              "reference", "log_files")
+              "reference", "log_files", "model_names")
     return {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}

@@ -11,6 +11,7 @@ One file (default ``results/polaris.duckdb``) holds every ingested Inspect log:
 * ``pairwise`` / ``ratings``: story_elo verdicts and the ratings a run reported;
 * ``run_scorers``: which (scorer, key) pairs a run has (small; picks main scores fast);
 * ``reference``: published numbers (``polaris reference load``);
+* ``model_names``: display names set with ``polaris ingest --name MODEL=DISPLAY``;
 * ``log_files``: what ``ingest`` saw per file, for incremental folder ingests.
 
 ``connect`` opens (creating if needed) a database and applies pending migrations.
@@ -29,7 +30,7 @@ import duckdb
 
 from polaris_bench.paths import DEFAULT_DB
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class SchemaError(RuntimeError):
@@ -222,8 +223,25 @@ def _to_v1(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(_V1)
 
 
+def _to_v2(con: duckdb.DuckDBPyConnection) -> None:
+    """v2: runs.display_name and dataset identity, samples.input_sha256, model_names, log_files.warnings."""
+    from polaris_bench.store.names import refresh_display_names
+
+    for column, kind in (("display_name", "VARCHAR"), ("dataset_name", "VARCHAR"), ("dataset_sha256", "VARCHAR"),
+                         ("dataset_samples", "INTEGER")):
+        con.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+    con.execute("ALTER TABLE samples ADD COLUMN input_sha256 VARCHAR")
+    con.execute("ALTER TABLE log_files ADD COLUMN warnings VARCHAR[]")
+    con.execute(
+        "CREATE TABLE model_names (model VARCHAR PRIMARY KEY, display_name VARCHAR NOT NULL, set_at TIMESTAMP)"
+    )
+    # Runs stored before v2 get their derived display name now; their dataset
+    # identity needs the logs (`polaris ingest --force`), so it stays NULL.
+    refresh_display_names(con)
+
+
 # version N -> N+1; append new steps here and bump SCHEMA_VERSION.
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _to_v1}
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _to_v1, 1: _to_v2}
 
 # Tables whose rows belong to one run (deleted together when a run is replaced).
 RUN_TABLES = ("samples", "scorer_results", "scores", "criteria", "pairwise", "ratings", "run_scorers")
@@ -283,7 +301,11 @@ def connect(path: str | Path = DEFAULT_DB, read_only: bool = False) -> duckdb.Du
         if read_only and not path.exists():
             raise SchemaError(f"{path}: no results database here (run `polaris ingest` first)")
         path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:  # a 0-byte or foreign file, a lock held by another process
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SchemaError(f"{path}: cannot be opened as a DuckDB results database ({detail})") from exc
     if read_only:
         version = current_version(con)
         if version < SCHEMA_VERSION:
