@@ -65,6 +65,8 @@ async def test_compact_mode_and_metadata(sq_rubric):
     assert j.ok and meta["judge_mode"] == "compact" and meta["criteria"]["P2"] == 14
     assert meta["rubric_sha256"] == sq_rubric.sha256 and len(meta["template_sha256"]) == 64
     assert meta["label"] == "very_poor" and meta["judge_model"] == "mockllm/model"
+    # the names travel with the score, so the store needs no copy of the rubric
+    assert meta["criterion_names"] == {c.id: c.name for c in sq_rubric.criteria}
 
 
 async def test_structured_reasoning_content_is_not_parsed_or_judged(sq_rubric):
