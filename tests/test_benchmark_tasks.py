@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import math
 import os
 import re
 import subprocess
@@ -152,10 +153,9 @@ def test_eqbench_creative_end_to_end(tmp_path):
     # distribution (not for an editable checkout), so match on the suffix.
     ci = {k.rsplit("/", 1)[-1]: v for k, v in m["eqbench"].items()}
     low, high = ci["bootstrap_ci_low"], ci["bootstrap_ci_high"]
-    assert low <= m["eqbench"]["mean"] <= high
-    # the project's one bootstrap, with its one default resample count
+    # 3 prompts are too few for a CI (stats.inference.MIN_CLUSTERS): no interval, not a narrow one
     same = bootstrap_mean_ci(values, [s.metadata["prompt_id"] for s in log.samples], n_resamples=N_RESAMPLES)
-    assert (low, high) == pytest.approx((same.low, same.high))
+    assert same.too_small and math.isnan(low) and math.isnan(high)
     assert log.plan.config.temperature == 0.7
     assert log.eval.metadata["generation"]["min_p"] == 0.1
 

@@ -107,14 +107,14 @@ def test_win_rates_and_match_validation():
 
 def test_bootstrap_mean_ci_by_hand():
     # EQ-Bench style: prompts as clusters, each with several iterations
-    values = [60.0, 70.0, 80.0, 90.0, 90.0, 90.0]
-    ci = bootstrap_mean_ci(values, ["a", "a", "b", "c", "c", "c"])
-    assert ci.mean == pytest.approx((60 + 70 + 80 + 270) / 6)
+    values = [60.0, 70.0, 80.0, 90.0, 90.0, 90.0, 65.0, 75.0]
+    ci = bootstrap_mean_ci(values, ["a", "a", "b", "c", "c", "c", "d", "e"])
+    assert ci.mean == pytest.approx(sum(values) / 8)
     assert 60 <= ci.low <= ci.mean <= ci.high <= 90
-    flat = bootstrap_mean_ci([50.0, 50.0], ["a", "b"])
+    flat = bootstrap_mean_ci([50.0] * 5, list("abcde"))
     assert (flat.mean, flat.low, flat.high) == (50.0, 50.0, 50.0)
     single = bootstrap_mean_ci([40.0, 60.0], ["a", "a"])
-    assert single.mean == 50.0 and math.isnan(single.low)
+    assert single.mean == 50.0 and math.isnan(single.low) and single.too_small
 
 
 def test_rate_players_gathers_every_rating():
