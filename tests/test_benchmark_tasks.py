@@ -192,6 +192,7 @@ def test_write_response_sends_min_p_only_where_supported(monkeypatch):
     class State:
         def __init__(self) -> None:
             self.metadata = {"target_words": 1000}
+            self.output = ModelOutput.from_content(model="stub", content="a story")
 
     seen: list[dict[str, Any]] = []
 
@@ -199,7 +200,7 @@ def test_write_response_sends_min_p_only_where_supported(monkeypatch):
         seen.append(kwargs)
         return state
 
-    solve = bench_solvers.write_story(min_p=0.1)
+    solve = bench_solvers.write_story(min_p=0.1, thinking=False)
     for name in ("vllm/qwen", "openai/gpt-5.4"):
         monkeypatch.setattr(bench_solvers, "get_model", lambda n=name: Stub(n))
         state = asyncio.run(solve(State(), generate))

@@ -139,6 +139,9 @@ def fetch_remote(url: str, filename: str, what: str, timeout: float = 30.0, *, s
     if target.exists():
         _check_sha256(target.read_bytes(), sha256, target, url, what)
         return target
+    from polaris_bench.benchmarks.online import check_reachable
+
+    check_reachable(url, what)  # a few seconds offline, not the full timeout
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (fixed https URLs)
             data = response.read()

@@ -21,6 +21,7 @@ from inspect_ai.model import GenerateConfig
 from inspect_ai.scorer import Metric, SampleScore, Scorer, mean, metric, scorer
 
 from polaris_bench import __version__
+from polaris_bench.benchmarks import task_args as args
 from polaris_bench.benchmarks.common import (
     DatasetError,
     existing_path,
@@ -29,7 +30,11 @@ from polaris_bench.benchmarks.common import (
     read_json,
 )
 from polaris_bench.benchmarks.generations import with_generations
-from polaris_bench.benchmarks.solvers import MIN_P_PROVIDERS, story_solver
+from polaris_bench.benchmarks.solvers import (
+    DEFAULT_THINKING_ALLOWANCE,
+    MIN_P_PROVIDERS,
+    story_solver,
+)
 from polaris_bench.benchmarks.stated_length import parse_stated_length
 from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS
 from polaris_bench.judging.rubric import load_rubric
@@ -188,6 +193,8 @@ def eqbench_creative(
     temperature: float = TEMPERATURE,
     min_p: float | None = MIN_P,
     max_tokens: int | None = None,
+    thinking: bool | None = None,
+    thinking_allowance: int = DEFAULT_THINKING_ALLOWANCE,
     rubric: str = "eqbench_creative",
     compact: bool = False,
     judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
@@ -201,19 +208,29 @@ def eqbench_creative(
       instead of generating.
     temperature, min_p: generation settings (EQ-Bench v3: 0.7 and 0.1).
     max_tokens: generation limit (default: sized from the stated 1000 words).
+    thinking: true/false: whether the writer thinks (default: inferred from the
+      model name; only a thinking writer gets the thinking allowance).
+    thinking_allowance: extra tokens for a thinking writer's reasoning.
     rubric: bundled rubric name or YAML path.
     compact: judge with scores only (no justifications or quotes).
     judge_attempts: judge calls per story before it is left unscored.
     partial_replies: average the criteria a judge reply returned when it leaves some
       out, as the POLARIS evaluation code does (default: retry, then unscored).
     """
+    writer = args.writer_args(max_tokens, thinking, thinking_allowance)
+    judging = args.judge_args(rubric, compact, judge_attempts, partial_replies)
+    dataset = args.text("dataset", dataset, optional=True)
+    iterations = args.positive_int("iterations", iterations)
+    temperature = args.number_in("temperature", temperature, 0.0)
+    min_p = args.number_in("min_p", min_p, 0.0, 1.0, optional=True)
+    generations = args.text("generations", generations, optional=True)
+    args.require_roles("grader")
     samples = with_generations(load_eqbench_prompts(dataset, iterations=iterations), generations)
     return Task(
         dataset=MemoryDataset(samples, name="eqbench_creative_v3"),
-        solver=story_solver(generations, min_p=min_p, max_tokens=max_tokens),
+        solver=story_solver(generations, min_p=min_p, **writer),
         scorer=[
-            eqbench_creative_score(rubric=rubric, compact=compact, max_attempts=judge_attempts,
-                partial_replies=partial_replies),
+            eqbench_creative_score(**judging),
             length_adherence(),
         ],
         config=GenerateConfig(temperature=temperature),

@@ -15,6 +15,7 @@ from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 
 from polaris_bench import __version__
+from polaris_bench.benchmarks import task_args as args
 from polaris_bench.benchmarks.common import DatasetError, read_jsonl
 from polaris_bench.benchmarks.generations import with_generations
 from polaris_bench.benchmarks.solvers import DEFAULT_THINKING_ALLOWANCE, story_solver
@@ -90,15 +91,7 @@ def select_prompts(spec: str | None) -> list[StoryPrompt]:
 def parse_targets(spec: str | int | list[int] | tuple[int, ...] | None) -> list[int]:
     if spec is None:
         return list(DEFAULT_TARGETS)
-    if isinstance(spec, int):
-        values = [spec]
-    elif isinstance(spec, str):
-        values = [int(v) for v in spec.replace(" ", "").split(",") if v]
-    else:
-        values = [int(v) for v in spec]
-    if not values or any(v <= 0 for v in values):
-        raise ValueError(f"targets must be positive word counts, got {spec!r}")
-    return values
+    return args.word_counts("targets", spec)
 
 
 def sweep_samples(prompts: list[StoryPrompt], targets: list[int]) -> list[Sample]:
@@ -131,6 +124,7 @@ def length_gen(
     prompts: str | None = None,
     targets: str | None = None,
     max_tokens: int | None = None,
+    thinking: bool | None = None,
     thinking_allowance: int = DEFAULT_THINKING_ALLOWANCE,
     rubric: str = "story_quality",
     compact: bool = False,
@@ -141,6 +135,8 @@ def length_gen(
     prompts: embedded set (default), a JSONL path, N (first N) or comma-separated ids.
     targets: comma-separated word counts (default 1000,3000,5000,7000,9000,12000).
     max_tokens: fixed generation limit (default: sized from each target).
+    thinking: true/false: whether the writer thinks (default: inferred from the
+      model name; only a thinking writer gets the thinking allowance).
     thinking_allowance: extra tokens for a thinking writer's reasoning.
     rubric: a bundled rubric name or a YAML path (polaris_sq aggregation).
     compact: judge with scores only (no justifications or quotes).
@@ -148,12 +144,21 @@ def length_gen(
     generations: JSONL of existing stories (id = "<prompt id>@<target>") to judge
       instead of generating.
     """
-    samples = with_generations(sweep_samples(select_prompts(prompts), parse_targets(targets)), generations)
+    wanted = parse_targets(targets)
+    writer = args.writer_args(max_tokens, thinking, thinking_allowance)
+    judging = args.judge_args(rubric, compact, judge_attempts)
+    generations = args.text("generations", generations, optional=True)
+    args.require_roles("grader")
+    try:
+        chosen = select_prompts(None if prompts is None else args.text("prompts", prompts))
+    except PromptFileError as exc:
+        raise args.TaskArgumentError("prompts", prompts, str(exc)) from exc
+    samples = with_generations(sweep_samples(chosen, wanted), generations)
     return Task(
         dataset=MemoryDataset(samples, name="length_gen"),
-        solver=story_solver(generations, max_tokens=max_tokens, thinking_allowance=thinking_allowance),
+        solver=story_solver(generations, **writer),
         scorer=[
-            story_quality(rubric=rubric, compact=compact, max_attempts=judge_attempts),
+            story_quality(**judging),
             length_adherence(),
         ],
         metadata={"benchmark": "length_gen", "split": "ID+OOD", "polaris_bench_version": __version__},

@@ -17,6 +17,7 @@ from inspect_ai.scorer import Score, Scorer, Target, grouped, mean, scorer
 from inspect_ai.solver import TaskState
 
 from polaris_bench import __version__
+from polaris_bench.benchmarks import task_args as args
 from polaris_bench.benchmarks.common import (
     DatasetError,
     as_id,
@@ -183,13 +184,17 @@ def longbench_write(
     partial_replies: average the criteria a judge reply returned when it leaves some
       out, as the POLARIS evaluation code does (default: retry, then unscored).
     """
+    max_tokens = args.positive_int("max_tokens", max_tokens, optional=True)
+    judging = args.judge_args(rubric, compact, judge_attempts, partial_replies)
+    dataset = args.text("dataset", dataset, optional=True)
+    generations = args.text("generations", generations, optional=True)
+    args.require_roles("grader")
     samples = with_generations(load_longbench_write(dataset), generations)
     return Task(
         dataset=MemoryDataset(samples, name="longbench_write"),
         solver=story_solver(generations, max_tokens=max_tokens),
         scorer=[
-            longbench_write_score(rubric=rubric, compact=compact, max_attempts=judge_attempts,
-                partial_replies=partial_replies),
+            longbench_write_score(**judging),
             length_adherence(method="longwriter"),
         ],
         metadata={

@@ -27,6 +27,8 @@ from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, metric
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
 from polaris_bench import __version__
+from polaris_bench.benchmarks import task_args as args
+from polaris_bench.benchmarks.solvers import check_roles
 from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS
 from polaris_bench.judging.pairwise import (
     PAIRWISE_RUBRIC,
@@ -372,11 +374,18 @@ def story_elo(
     glicko_periods: Glicko-2 rating periods over the round robin (1: textbook).
     bootstrap: bootstrap resamples for the Bradley-Terry CIs.
     """
-    for name, value in (("glicko_periods", glicko_periods), ("bootstrap", bootstrap)):
-        if value < 1:
-            raise ValueError(f"-T {name} must be at least 1, got {value}")
+    logs = args.text("logs", logs, optional=True)
+    generations = args.text("generations", generations, optional=True)
     if bool(logs) == bool(generations):
-        raise ValueError("story_elo needs exactly one of -T logs=<a.eval,b.eval|folder> or -T generations=<jsonl>")
+        raise args.TaskArgumentError(
+            "logs", logs, "story_elo needs exactly one of -T logs=<a.eval,b.eval|folder> or -T generations=<jsonl>"
+        )
+    models = args.text("models", models, optional=True)
+    max_words = args.positive_int("max_words", max_words, optional=True)
+    judging = args.judge_args(rubric, compact, judge_attempts)
+    glicko_periods = args.positive_int("glicko_periods", glicko_periods)  # type: ignore[assignment]
+    bootstrap = args.positive_int("bootstrap", bootstrap)  # type: ignore[assignment]
+    args.require_roles("grader")
     pool = stories_from_logs(logs) if logs else stories_from_generations(generations)  # type: ignore[arg-type]
     chosen = [m.strip() for m in models.split(",")] if models else None
     pairs = round_robin(pool, chosen)
@@ -403,12 +412,10 @@ def story_elo(
     ]
     return Task(
         dataset=MemoryDataset(samples, name="story_elo_pairs"),
-        solver=compare_existing(),
+        solver=[check_roles("grader"), compare_existing()],
         scorer=pairwise_score(
-            rubric=rubric,
             max_words=max_words,
-            compact=compact,
-            max_attempts=judge_attempts,
+            **judging,
         ),
         # the ratings depend on the task's options, so the task sets the scorer's metric
         metrics=[pairwise_ratings(glicko_periods=glicko_periods, bootstrap=bootstrap)],

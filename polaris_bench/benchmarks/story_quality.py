@@ -21,6 +21,7 @@ from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 
 from polaris_bench import __version__
+from polaris_bench.benchmarks import task_args as args
 from polaris_bench.benchmarks.common import (
     DatasetError,
     as_id,
@@ -79,6 +80,9 @@ def _hf_rows(dataset_id: str, split: str, revision: str | None = None) -> tuple[
             "network access; pass a local file with -T dataset=<path> (.jsonl/.csv/.parquet with "
             "uid, prompt, target_word_count)",
         ) from exc
+    from polaris_bench.benchmarks.online import check_hub_reachable
+
+    check_hub_reachable(dataset_id)  # fail in seconds offline, not after the Hub retries
     try:
         if revision is None:
             log.warning(
@@ -158,6 +162,7 @@ def story_quality(
     revision: str | None = POLARIS_HF_REVISION,
     generations: str | None = None,
     max_tokens: int | None = None,
+    thinking: bool | None = None,
     thinking_allowance: int = DEFAULT_THINKING_ALLOWANCE,
     rubric: str = "story_quality",
     compact: bool = False,
@@ -170,6 +175,8 @@ def story_quality(
     revision: HF dataset commit id to pin when no file is given (default: main, warned).
     generations: JSONL of existing stories (id = uid) to judge instead of generating.
     max_tokens: fixed generation limit (default: sized from each target).
+    thinking: true/false: whether the writer thinks (default: inferred from the
+      model name; only a thinking writer gets the thinking allowance).
     thinking_allowance: extra tokens for a thinking writer's reasoning.
     rubric: a bundled rubric name or a YAML path (polaris_sq aggregation).
     compact: judge with scores only (no justifications or quotes).
@@ -178,16 +185,20 @@ def story_quality(
       evaluation code does (published_overall from its reported totals); default: retry,
       then leave the sample unscored.
     """
+    writer = args.writer_args(max_tokens, thinking, thinking_allowance)
+    judging = args.judge_args(rubric, compact, judge_attempts, partial_replies)
+    dataset = args.text("dataset", dataset, optional=True)
+    split = args.text("split", split)
+    generations = args.text("generations", generations, optional=True)
+    args.require_roles("grader")
     samples = with_generations(
         load_polaris_prompts(dataset, split=split, benchmark="story_quality", revision=revision), generations
     )
     return Task(
         dataset=MemoryDataset(samples, name="polaris_id"),
-        solver=story_solver(generations, max_tokens=max_tokens, thinking_allowance=thinking_allowance),
+        solver=story_solver(generations, **writer),
         scorer=[
-            story_quality_scorer(
-                rubric=rubric, compact=compact, max_attempts=judge_attempts, partial_replies=partial_replies
-            ),
+            story_quality_scorer(**judging),
             length_adherence(),
         ],
         metadata={

@@ -23,6 +23,7 @@ from inspect_ai.scorer import Score, Scorer, Target, grouped, mean, scorer
 from inspect_ai.solver import TaskState
 
 from polaris_bench import __version__
+from polaris_bench.benchmarks import task_args as args
 from polaris_bench.benchmarks.common import (
     DatasetError,
     as_id,
@@ -32,7 +33,7 @@ from polaris_bench.benchmarks.common import (
     require_str,
 )
 from polaris_bench.benchmarks.generations import with_generations
-from polaris_bench.benchmarks.solvers import story_solver
+from polaris_bench.benchmarks.solvers import DEFAULT_THINKING_ALLOWANCE, story_solver
 from polaris_bench.benchmarks.stated_length import parse_stated_length
 from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS, JudgeConfig, judge_story
 from polaris_bench.judging.rubric import Criterion, Rubric, load_rubric
@@ -257,6 +258,8 @@ def writingbench(
     language: str = "en",
     generations: str | None = None,
     max_tokens: int | None = None,
+    thinking: bool | None = None,
+    thinking_allowance: int = DEFAULT_THINKING_ALLOWANCE,
     rubric: str = "writingbench",
     compact: bool = False,
     judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
@@ -268,14 +271,24 @@ def writingbench(
     language: "en" (no CJK in the query), "zh" or "all".
     generations: JSONL of existing responses (id = the row's index) to judge.
     max_tokens: fixed generation limit (default: sized from a stated length).
+    thinking: true/false: whether the writer thinks (default: inferred from the
+      model name; only a thinking writer gets the thinking allowance).
+    thinking_allowance: extra tokens for a thinking writer's reasoning.
     rubric, compact, judge_attempts: judging options (5 judge calls per sample).
     """
+    writer = args.writer_args(max_tokens, thinking, thinking_allowance)
+    judging = args.judge_args(rubric, compact, judge_attempts)
+    dataset = args.text("dataset", dataset, optional=True)
+    domain = args.text("domain", domain)  # type: ignore[assignment]
+    language = args.choice("language", language, ("en", "zh", "all"))
+    generations = args.text("generations", generations, optional=True)
+    args.require_roles("grader")
     samples = with_generations(load_writingbench(dataset, domain=domain, language=language), generations)  # type: ignore[arg-type]
     return Task(
         dataset=MemoryDataset(samples, name=f"writingbench_{domain}_{language}"),
-        solver=story_solver(generations, max_tokens=max_tokens),
+        solver=story_solver(generations, **writer),
         scorer=[
-            writingbench_score(rubric=rubric, compact=compact, max_attempts=judge_attempts),
+            writingbench_score(**judging),
             # Chinese lengths are characters: LongWriter's count (CJK chars + words)
             length_adherence(method="paper" if language == "en" else "longwriter"),
         ],

@@ -21,6 +21,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     pull.add_arguments(pull_cmd)
     pull_cmd.set_defaults(func=_run_pull)
 
-    list_cmd = actions.add_parser("list", help="converted models in the cache, with their --model strings")
+    list_cmd = actions.add_parser("list", help="converted models in the cache, with the inspect eval options for writer (--model) and judge (--model-role grader=)")
     list_cmd.add_argument("--cache-dir", default=None, help="cache root")
     list_cmd.set_defaults(func=pull.run_list)

@@ -132,8 +132,18 @@ def writer_model_string(path: str | os.PathLike[str]) -> str:
 
 
 def judge_model_string(path: str | os.PathLike[str]) -> str:
-    """Inspect ``--model`` for judging with JSON-schema-constrained decoding."""
+    """Inspect model string for judging with JSON-schema-constrained decoding."""
     return f"{JUDGE_PROVIDER}/{Path(path)}"
+
+
+def writer_options(path: str | os.PathLike[str]) -> str:
+    """The ``inspect eval`` options that make the model the writer (on the CPU)."""
+    return f"--model {writer_model_string(path)} -M device=cpu"
+
+
+def judge_options(path: str | os.PathLike[str]) -> str:
+    """The ``inspect eval`` option that makes the model the judge (the grader role)."""
+    return f"--model-role grader={judge_model_string(path)}"
 
 
 # ------------------------------------------------------------------------- checksums
@@ -478,8 +488,8 @@ def run_pull(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"{args.name}: {path} ({time.perf_counter() - start:.1f} s)")
-    print(f"  writer: --model {writer_model_string(path)} -M device=cpu")
-    print(f"  judge:  --model {judge_model_string(path)}")
+    print(f"  writer: {writer_options(path)}")
+    print(f"  judge:  {judge_options(path)}")
     return 0
 
 
@@ -490,8 +500,8 @@ def run_list(args: argparse.Namespace) -> int:
         return 0
     for m in models:
         print(f"{m.name}\t{m.size_bytes / 2**20:.0f} MB\t{m.dtype}\t{m.source}\t{m.path}")
-        print(f"  writer: {m.writer_model}")
-        print(f"  judge:  {m.judge_model}")
+        print(f"  writer: {writer_options(m.path)}")
+        print(f"  judge:  {judge_options(m.path)}")
     return 0
 
 

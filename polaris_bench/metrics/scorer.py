@@ -73,14 +73,37 @@ def target_of(state: TaskState, rule: TargetRule = "project") -> int | None:
     return parse_target(prompt_text(state))
 
 
-def was_truncated(output: ModelOutput | None, budget: int | None) -> bool:
-    """The writer stopped at its token limit. Some providers (Inspect's ``hf/``) report
-    no ``max_tokens`` stop reason, so a completion that used the whole budget counts."""
+# Providers whose ``usage.output_tokens`` is not the sample's own count: Inspect's
+# ``hf/`` generates in batches and gives every sample of a batch the batch's padded
+# length (and no ``max_tokens`` stop reason), so a 100-word story batched with one
+# that ran to the limit reports the whole budget.
+BATCH_USAGE_PROVIDERS: frozenset[str] = frozenset({"hf"})
+
+
+def was_truncated(
+    output: ModelOutput | None,
+    budget: int | None,
+    *,
+    provider: str | None = None,
+    own_tokens: int | None = None,
+) -> bool:
+    """The writer stopped at its token limit: the provider says so (stop reason
+    ``max_tokens``), or the sample's own output tokens reached the budget.
+
+    ``own_tokens`` is the writer solver's count for the sample (the usage, or a
+    recount with the writer's tokenizer where usage is per batch). Without it, the
+    usage counts only for a ``provider`` that reports usage per sample."""
     if output is None:
         return False
     if output.stop_reason == "max_tokens":
         return True
-    return bool(budget and output.usage and output.usage.output_tokens >= budget)
+    if not budget:
+        return False
+    if own_tokens is None:
+        if provider in BATCH_USAGE_PROVIDERS or not output.usage:
+            return False
+        own_tokens = output.usage.output_tokens
+    return own_tokens >= budget
 
 
 @scorer(metrics=_key_metrics(list(LENGTH_KEYS), "bucket"))
@@ -95,7 +118,12 @@ def length_adherence(method: WordCountMethod = "paper", target_rule: TargetRule 
         # as written (thinking removed, not stripped): blank detection must see padding
         story = story_text(state, strip=False)
         wanted = target_of(state, target_rule)
-        truncated = was_truncated(state.output, state.metadata.get("max_tokens"))
+        truncated = was_truncated(
+            state.output,
+            state.metadata.get("max_tokens"),
+            provider=state.model.api,
+            own_tokens=state.metadata.get("output_tokens"),
+        )
         report = measure(story, wanted, truncated=truncated, method=method)
         values = report.as_dict()
         # NaN, Inspect's "no value" sentinel, where a key needs a target the sample

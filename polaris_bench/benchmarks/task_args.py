@@ -1,0 +1,176 @@
+"""Checks that run when a task is created, before any story is written: the ``-T``
+values and the model roles the task needs.
+
+A bad value raises ``TaskArgumentError``, one line naming the argument and the value.
+It is an Inspect ``PrerequisiteError``, which ``inspect eval`` prints without a
+traceback and exits non-zero on (and a ``ValueError`` for Python callers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from inspect_ai._util.error import PrerequisiteError
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "(not given)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return ",".join(_shown(v) for v in value)
+    return str(value)
+
+
+class TaskArgumentError(PrerequisiteError, ValueError):
+    """``-T <argument>=<value>: <problem>``."""
+
+    def __init__(self, argument: str, value: Any, problem: str) -> None:
+        self.argument = argument
+        self.value = value
+        self.problem = problem
+        message = f"-T {argument}={_shown(value)}: {problem}"
+        super().__init__(message)
+        self.args = (message,)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def positive_int(argument: str, value: Any, *, minimum: int = 1, optional: bool = False) -> int | None:
+    """An integer >= ``minimum`` (a digit string from the command line is accepted);
+    ``None`` passes only when ``optional``."""
+    if value is None:
+        if optional:
+            return None
+        raise TaskArgumentError(argument, value, f"expected an integer >= {minimum}")
+    number: Any = value
+    if isinstance(number, str) and number.strip().lstrip("-").isdigit():
+        number = int(number.strip())
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise TaskArgumentError(argument, value, f"expected an integer >= {minimum}")
+    if number < minimum:
+        raise TaskArgumentError(argument, value, f"must be at least {minimum}")
+    return number
+
+
+def flag(argument: str, value: Any, *, optional: bool = False) -> bool | None:
+    """``true`` or ``false`` (``None`` too when ``optional``)."""
+    if value is None and optional:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    allowed = "true, false or leave it out" if optional else "true or false"
+    raise TaskArgumentError(argument, value, f"expected {allowed}")
+
+
+def number_in(argument: str, value: Any, low: float, high: float | None = None, *, optional: bool = False) -> float | None:
+    """A number in [low, high] (no upper bound when ``high`` is None)."""
+    if value is None and optional:
+        return None
+    try:
+        number = float(value) if not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        number = None
+    if number is None or number != number:  # None or NaN
+        raise TaskArgumentError(argument, value, "expected a number")
+    if number < low or (high is not None and number > high):
+        bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        raise TaskArgumentError(argument, value, f"must be {bound}")
+    return number
+
+
+def choice(argument: str, value: Any, allowed: Collection[str]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        raise TaskArgumentError(argument, value, f"expected one of {', '.join(allowed)}")
+    return value
+
+
+def text(argument: str, value: Any, *, optional: bool = False) -> str | None:
+    """A non-empty string (a path, a name, a comma list)."""
+    if value is None and optional:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise TaskArgumentError(argument, value, "expected a non-empty string")
+    return value
+
+
+def word_counts(argument: str, value: Any) -> list[int]:
+    """Comma-separated positive word counts (``1000,3000``), one integer, or a list."""
+    problem = "expected positive word counts separated by commas, e.g. 1000,3000"
+    if isinstance(value, bool) or value is None:
+        raise TaskArgumentError(argument, value, problem)
+    if isinstance(value, int):
+        items: list[Any] = [value]
+    elif isinstance(value, str):
+        items = [v.strip() for v in value.split(",")]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise TaskArgumentError(argument, value, problem)
+    counts: list[int] = []
+    for item in items:
+        if isinstance(item, str) and item.isdigit():
+            item = int(item)
+        if isinstance(item, bool) or not isinstance(item, int) or item <= 0:
+            raise TaskArgumentError(argument, value, problem)
+        counts.append(item)
+    if not counts:
+        raise TaskArgumentError(argument, value, problem)
+    return counts
+
+
+def writer_args(max_tokens: Any, thinking: Any, thinking_allowance: Any) -> dict[str, Any]:
+    """The writer solver's arguments, checked (``story_solver(**...)``)."""
+    return {
+        "max_tokens": positive_int("max_tokens", max_tokens, optional=True),
+        "thinking": flag("thinking", thinking, optional=True),
+        "thinking_allowance": positive_int("thinking_allowance", thinking_allowance, minimum=0),
+    }
+
+
+def judge_args(rubric: Any, compact: Any, judge_attempts: Any, partial_replies: Any = None) -> dict[str, Any]:
+    """The rubric scorers' arguments, checked (``<scorer>(**...)``); ``partial_replies``
+    only for the scorers that take it."""
+    checked = {
+        "rubric": text("rubric", rubric),
+        "compact": flag("compact", compact),
+        "max_attempts": positive_int("judge_attempts", judge_attempts),
+    }
+    if partial_replies is not None:
+        checked["partial_replies"] = flag("partial_replies", partial_replies)
+    return checked
+
+
+# -- model roles --------------------------------------------------------------------
+
+
+def require_roles(*roles: str) -> None:
+    """Fail task creation when ``inspect eval`` runs it without a role it needs (the
+    judge is the ``grader`` role), before any writer call.
+
+    Roles are known only when Inspect creates the task inside an eval; a task object
+    made beforehand in Python (``eval(length_gen(), model_roles=...)``) is checked by
+    the ``check_roles`` solver step instead."""
+    from inspect_ai.model import model_roles
+    from inspect_ai.model._model import active_model
+
+    if active_model() is None:  # not created by an eval: roles unknown yet
+        return
+    missing = [r for r in roles if r not in model_roles()]
+    if missing:
+        raise PrerequisiteError(missing_roles_message(missing))
+
+
+def missing_roles_message(missing: list[str]) -> str:
+    needed = " ".join(f"--model-role {r}=<model>" for r in missing)
+    return (
+        f"model role {', '.join(repr(r) for r in missing)} not given: add {needed} "
+        "(the grader is the judge; there is no fallback to the writer)"
+    )
