@@ -22,7 +22,10 @@ from inspect_ai.model import ModelOutput, ModelUsage
 from polaris_bench.benchmarks import online
 from polaris_bench.benchmarks import solvers as bench_solvers
 from polaris_bench.benchmarks.common import DatasetError
-from polaris_bench.benchmarks.eqbench_longform import eqbench_longform, load_eqbench_longform_prompts
+from polaris_bench.benchmarks.eqbench_longform import (
+    eqbench_longform,
+    load_eqbench_longform_prompts,
+)
 from polaris_bench.benchmarks.length_gen import length_gen
 from polaris_bench.benchmarks.task_args import TaskArgumentError
 from polaris_bench.benchmarks.thinking import KNOWN_THINKING, decide_thinking
@@ -38,7 +41,7 @@ def inspect_cli(*argv: str, log_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NO_COLOR": "1", "COLUMNS": "200"}
     return subprocess.run(
         [INSPECT, "eval", *argv, "--log-dir", str(log_dir), "--display", "plain"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
     )
 
 
@@ -212,7 +215,7 @@ def test_cli_bad_language_names_the_argument(tmp_path):
         ({"thinking_allowance": -1}, "-T thinking_allowance=-1: must be at least 0"),
         ({"max_tokens": "lots"}, "-T max_tokens=lots: expected an integer >= 1"),
         ({"compact": "sometimes"}, "-T compact=sometimes: expected true or false"),
-        ({"prompts": "999"}, "-T prompts=999: "),
+        ({"prompts": "999"}, "-T prompts=999: asks for 999 prompts; the embedded set has 26"),
     ],
 )
 def test_bad_task_arguments_raise_one_error_type(args, message):

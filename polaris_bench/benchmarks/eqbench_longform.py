@@ -29,7 +29,10 @@ from polaris_bench.benchmarks.common import existing_path, read_json
 from polaris_bench.benchmarks.eqbench_creative import load_eqbench_prompts
 from polaris_bench.benchmarks.generations import with_generations
 from polaris_bench.benchmarks.solvers import DEFAULT_THINKING_ALLOWANCE, story_solver
-from polaris_bench.benchmarks.story_quality import POLARIS_HF_REVISION, load_polaris_prompts
+from polaris_bench.benchmarks.story_quality import (
+    POLARIS_HF_REVISION,
+    load_polaris_prompts,
+)
 from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS
 from polaris_bench.judging.rubric import load_rubric
 from polaris_bench.judging.scorers import _judge_config, make_rubric_scorer

@@ -151,8 +151,9 @@ def length_gen(
     args.require_roles("grader")
     try:
         chosen = select_prompts(None if prompts is None else args.text("prompts", prompts))
-    except PromptFileError as exc:
-        raise args.TaskArgumentError("prompts", prompts, str(exc)) from exc
+    except PromptFileError as exc:  # a bad spec names itself "-T prompts"; a bad file, the file
+        problem = exc.problem if (exc.path or "").startswith("-T") else str(exc)
+        raise args.TaskArgumentError("prompts", prompts, problem) from exc
     samples = with_generations(sweep_samples(chosen, wanted), generations)
     return Task(
         dataset=MemoryDataset(samples, name="length_gen"),

@@ -8,6 +8,7 @@ traceback and exits non-zero on (and a ``ValueError`` for Python callers).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from typing import Any
 
@@ -76,7 +77,7 @@ def number_in(argument: str, value: Any, low: float, high: float | None = None, 
         number = float(value) if not isinstance(value, bool) else None
     except (TypeError, ValueError):
         number = None
-    if number is None or number != number:  # None or NaN
+    if number is None or math.isnan(number):
         raise TaskArgumentError(argument, value, "expected a number")
     if number < low or (high is not None and number > high):
         bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
