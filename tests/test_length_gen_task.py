@@ -78,7 +78,7 @@ def test_truncation_and_thinking_writer(tmp_path):
 
 
 def test_every_sized_token_budget_is_capped(tmp_path):
-    task = _task(prompts="1", targets="1000,12000", thinking_allowance=30000)
+    task = _task(prompts="1", targets="1000,12000", thinking=True, thinking_allowance=30000)
     log = _run(tmp_path, task, model="offline/writer-a", length_bias=0.01)
     budgets = {s.metadata["target_words"]: s.metadata["max_tokens"] for s in log.samples}
     assert budgets == {1000: 1500 + 30000, 12000: MAX_TOKENS_CAP}

@@ -19,7 +19,6 @@ import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai.model import ModelOutput, ModelUsage
 
-from polaris_bench.benchmarks import online
 from polaris_bench.benchmarks import solvers as bench_solvers
 from polaris_bench.benchmarks.common import DatasetError
 from polaris_bench.benchmarks.eqbench_longform import (
@@ -274,24 +273,23 @@ def test_hub_offline_mode_skips_the_probe(monkeypatch):
     assert [s.id for s in load_polaris_prompts(None)] == ["a"]
 
 
-def test_raw_file_download_probes_once_with_a_short_timeout(tmp_path, monkeypatch):
+def test_raw_file_download_gives_up_in_seconds(tmp_path, monkeypatch):
     import urllib.request
 
     from polaris_bench.benchmarks.longbench_write import load_longbench_write
 
     monkeypatch.setenv("POLARIS_BENCH_CACHE", str(tmp_path))
     monkeypatch.setenv("POLARIS_CACHE", str(tmp_path))
-    probes: list[float] = []
+    timeouts: list[float] = []
 
-    def black_hole(address, timeout):
-        probes.append(timeout)
+    def black_hole(url, timeout):
+        timeouts.append(timeout)
         raise TimeoutError("timed out")
 
-    monkeypatch.setattr(online.socket, "create_connection", black_hole)
-    monkeypatch.setattr(urllib.request, "urlopen", lambda *a, **k: pytest.fail("downloaded without a network"))
-    with pytest.raises(DatasetError, match=r"raw.githubusercontent.com:443 cannot be reached \(timed out\)"):
+    monkeypatch.setattr(urllib.request, "urlopen", black_hole)
+    with pytest.raises(DatasetError, match=r"timed out.*-T dataset=<path>"):
         load_longbench_write(None)
-    assert probes == [online.PROBE_TIMEOUT_S]
+    assert len(timeouts) == 1 and timeouts[0] <= 5  # one request, not half a minute
 
 
 def test_tasks_readme_lists_every_file_task():

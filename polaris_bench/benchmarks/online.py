@@ -1,7 +1,7 @@
-"""Failing fast when a task's default prompt file must come from the network and the
-network is not there: one short connection attempt to the host (or to the proxy for
-it) before any download, instead of the downloaders' own retries (about 25 s for the
-Hugging Face Hub, up to 30 s per request for a raw GitHub file).
+"""Failing fast when a task's default prompts must come from the Hugging Face Hub and
+the network is not there: one short connection attempt to the Hub (or to the proxy for
+it) before ``datasets`` starts, instead of its retries (about 25 s offline). Raw files
+(``common.fetch_remote``) need no probe: their single request has a short timeout.
 """
 
 from __future__ import annotations

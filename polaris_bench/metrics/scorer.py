@@ -121,7 +121,7 @@ def length_adherence(method: WordCountMethod = "paper", target_rule: TargetRule 
         truncated = was_truncated(
             state.output,
             state.metadata.get("max_tokens"),
-            provider=state.model.api,
+            provider=str(state.model).split("/", 1)[0],
             own_tokens=state.metadata.get("output_tokens"),
         )
         report = measure(story, wanted, truncated=truncated, method=method)
