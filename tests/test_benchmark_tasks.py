@@ -362,7 +362,7 @@ def test_story_elo_options_reach_the_ratings(tmp_path):
         log = run(task, tmp_path / f"{periods}-{bootstrap}", model="none/none", grader="benchjudge/quality")
         return metrics(log)["pairwise_score"]
 
-    with pytest.raises(ValueError, match="-T glicko_periods must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="-T glicko_periods=0: must be at least 1"):
         load_task("story_elo")(generations=str(gen), glicko_periods=0)
     base, periods, draws = ratings(1, 20), ratings(4, 20), ratings(1, 400)
     assert periods["glicko:x"] != pytest.approx(base["glicko:x"])
