@@ -51,3 +51,14 @@ def test_unknown_options_and_names_are_errors():
         get_model("offline/judge", colour="red", memoize=False)
     with pytest.raises(ValueError, match="writer"):
         get_model("offline/poet", memoize=False)
+
+
+async def test_writer_usage_agrees_with_its_token_limit():
+    """A story that stopped on its own reports fewer tokens than its budget, and one cut
+    at the limit reports the whole budget, so ``truncated`` means what it says."""
+    writer = get_model("offline/writer", memoize=False)
+    prompt = "A story. Your story should be approximately 150 words long."
+    done = await writer.generate(prompt, config=GenerateConfig(max_tokens=225))
+    assert done.stop_reason == "stop" and done.usage.output_tokens < 225
+    cut = await writer.generate(prompt, config=GenerateConfig(max_tokens=100))
+    assert cut.stop_reason == "max_tokens" and cut.usage.output_tokens == 100

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import random
 import re
 from typing import Any
@@ -62,8 +63,12 @@ def _rng(*parts: object) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def _usage(prompt: str, completion: str) -> ModelUsage:
-    inp, out = max(1, len(prompt) // 4), max(1, len(completion) // 4)
+def _usage(prompt: str, completion: str, output_tokens: int | None = None) -> ModelUsage:
+    """About 4 characters a token; a writer passes the token count its own stopping
+    rule used, so that usage and ``max_tokens`` agree (a story that stopped on its own
+    never reports a full budget)."""
+    inp = max(1, len(prompt) // 4)
+    out = output_tokens if output_tokens is not None else max(1, len(completion) // 4)
     return ModelUsage(input_tokens=inp, output_tokens=out, total_tokens=inp + out)
 
 
@@ -203,10 +208,13 @@ class OfflineModel(ModelAPI):
         if config.max_tokens is not None and words > config.max_tokens * WORDS_PER_TOKEN:
             words, stop = int(config.max_tokens * WORDS_PER_TOKEN), "max_tokens"
         text = write_story(self.model_name, prompt, words)
+        tokens = math.ceil(words / WORDS_PER_TOKEN)
         if self.think:
-            text = "<think>Plan: a quiet story about memory.</think>\n" + text
+            thought = "<think>Plan: a quiet story about memory.</think>\n"
+            text = thought + text
+            tokens += math.ceil(len(thought.split()) / WORDS_PER_TOKEN)
         output = ModelOutput.from_content(model=self.model_name, content=text, stop_reason=stop)
-        output.usage = _usage(prompt, text)
+        output.usage = _usage(prompt, text, output_tokens=tokens)
         return output
 
     def _judge(self, prompt: str, config: GenerateConfig) -> ModelOutput:
