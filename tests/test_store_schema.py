@@ -194,10 +194,23 @@ def test_v1_database_migrates_to_v2_with_display_names(tmp_path):
                 "('r1', 'hf//home/me/models/smollm2', 'hf//home/me/models/smollm2 [temperature=0.7]', 'success')")
     con.close()
     con = connect(path)  # migrates
-    assert current_version(con) == SCHEMA_VERSION == 2
+    assert current_version(con) == SCHEMA_VERSION >= 2
     assert con.execute("SELECT display_name, dataset_sha256 FROM runs").fetchone() == (
         "hf/smollm2 [temperature=0.7]", None)
     cols = {c for (c,) in con.execute("SELECT column_name FROM information_schema.columns "
                                       "WHERE table_name = 'samples'").fetchall()}
     assert "input_sha256" in cols
     assert con.execute("SELECT count(*) FROM model_names").fetchone()[0] == 0
+
+
+def test_v2_database_migrates_to_v3_with_the_panel_tables(tmp_path):
+    path = tmp_path / "v2.duckdb"
+    con = duckdb.connect(str(path))
+    migrate(con, 2)
+    con.execute("INSERT INTO scorer_results (run_id, sample_id, epoch, scorer, scored) VALUES ('r', 's', 1, 'sq', true)")
+    con.close()
+    con = connect(path)
+    assert current_version(con) == SCHEMA_VERSION >= 3
+    assert con.execute("SELECT panel_aggregate FROM scorer_results").fetchall() == [(None,)]
+    for table in ("judgements", "judgement_scores", "judgement_criteria"):
+        assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0

@@ -1,5 +1,5 @@
 """``polaris`` sub-commands of the results store: ``ingest``, ``leaderboard``,
-``compare``, ``plot`` and ``reference load``. ``register(subparsers)`` adds them to
+``compare``, ``agreement``, ``plot`` and ``reference load``. ``register(subparsers)`` adds them to
 the ``polaris`` parser; each handler returns an exit status. Also runnable alone:
 ``python -m polaris_bench.cli.store leaderboard``.
 
@@ -169,7 +169,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from polaris_bench.store.schema import SchemaError
 
     try:
-        board = _query(args, leaderboard, args.benchmark, reference=not args.no_reference, datasets=args.datasets)
+        board = _query(args, leaderboard, args.benchmark, reference=not args.no_reference, datasets=args.datasets,
+                       panel=args.panel)
     except (QueryError, SchemaError) as exc:
         return _fail(exc)
     _emit(render_leaderboard(board, args.format), args.output)
@@ -187,6 +188,28 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return _fail(exc)
     _emit(render_compare(rows, notes, args.format), args.output)
     return 0 if rows else 2
+
+
+def cmd_agreement(args: argparse.Namespace) -> int:
+    from polaris_bench.report.tables import render_agreement
+    from polaris_bench.store.panels import agreement
+    from polaris_bench.store.queries import QueryError
+    from polaris_bench.store.schema import SchemaError
+
+    try:
+        con = _open(args.db)
+    except SchemaError as exc:
+        return _fail(exc)
+    try:
+        results, notes = agreement(con, args.benchmark, include_incomplete=args.include_incomplete, score=args.score,
+                                   criteria=not args.no_criteria, criteria_ci=args.criteria_ci,
+                                   n_resamples=args.resamples, seed=args.seed)
+    except QueryError as exc:
+        return _fail(exc)
+    finally:
+        con.close()
+    _emit(render_agreement(results, notes, args.format), args.output)
+    return 0 if results else 2
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -253,7 +276,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_query_opts(p)
     _add_format(p)
     p.add_argument("--no-reference", action="store_true", help="leave out the paper's published rows")
+    p.add_argument(
+        "--panel", default="mean", metavar="mean|trimmed|z|ROLE|MODEL",
+        help="how a judge panel's members make one score: mean (default), trimmed (drop the highest and lowest of 3+), "
+        "z (each judge's scores standardised, then averaged), or one member alone by its role or model string",
+    )
     p.set_defaults(func=cmd_leaderboard)
+
+    p = subparsers.add_parser("agreement", help="how much the judges of a panel agree: Krippendorff's alpha, "
+                              "Spearman/Kendall, model-ranking correlation, leave-one-judge-out")
+    _add_db(p)
+    p.add_argument("--benchmark", "-b", help="one benchmark (task name, e.g. length_gen); default: all")
+    p.add_argument("--include-incomplete", action="store_true", help="also use runs that did not finish")
+    p.add_argument("--score", help="the score judged, as 'scorer.key' or 'key' (default: the headline)")
+    p.add_argument("--no-criteria", action="store_true", help="leave out the per-criterion rows")
+    p.add_argument("--criteria-ci", action="store_true",
+                   help="bootstrap CIs for the per-criterion rows too (slow: alpha is recomputed per resample)")
+    p.add_argument("--resamples", type=int, default=N_RESAMPLES, help=f"bootstrap resamples (default {N_RESAMPLES})")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    _add_format(p)
+    p.set_defaults(func=cmd_agreement)
 
     p = subparsers.add_parser("compare", help="paired comparison of two models on the samples both ran")
     p.add_argument("model_a", help="display name or model label (or a unique part of either)")

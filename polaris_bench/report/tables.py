@@ -28,6 +28,7 @@ LEADERBOARD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("slope", "slope/2k"),
     ("n", "n"),
     ("unscored", "unscored"),
+    ("unscored_rate", "unscored rate (top reasons)"),
     ("source", "source"),
 )
 ELO_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -38,6 +39,7 @@ ELO_COLUMNS: tuple[tuple[str, str], ...] = (
     ("win_rate", "win rate"),
     ("pairs", "pairs"),
     ("unscored", "unscored"),
+    ("unscored_rate", "unscored rate (top reasons)"),
     ("source", "source"),
 )
 COMPARE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -95,9 +97,39 @@ def _ci(v: Any, lo: Any, hi: Any, digits: int | None = None, status: str | None 
     return f"{fmt(v, digits)} [{fmt(lo, digits)}, {fmt(hi, digits)}]"
 
 
+def reasons_text(reasons: Any) -> str:
+    """``[{"reason": r, "count": n}, ...]`` as ``r (n); ...``."""
+    if not isinstance(reasons, list):
+        return "" if _isnan(reasons) else str(reasons)
+    return "; ".join(f"{r['reason']} ({r['count']})" for r in reasons)
+
+
+def _unscored_rate(row: dict[str, Any]) -> str:
+    rate = row.get("unscored_rate")
+    if _isnan(rate):
+        return "—"
+    reasons = reasons_text(row.get("unscored_reasons"))
+    return fmt_share(rate) + (f" ({reasons})" if reasons else "")
+
+
+def agreement_lines(board: Any, benchmark: str) -> list[str]:
+    """The panel's agreement under a benchmark's leaderboard table."""
+    out = []
+    for a in getattr(board, "agreement", []):
+        if a.get("benchmark") != benchmark:
+            continue
+        alpha = _ci(a.get("alpha"), a.get("alpha_low"), a.get("alpha_high"), 2, a.get("ci_status"))
+        out.append(f"panel agreement ({a.get('judge', '')}; {len(a['members'])} judges: {', '.join(a['members'])}): "
+                   f"Krippendorff's alpha (interval) on {a['criterion']} = {alpha} over {a['units']} samples "
+                   "(polaris agreement for more)")
+    return out
+
+
 def _display(row: dict[str, Any]) -> dict[str, str]:
     digits = row.get("digits")
     out = {k: fmt(v) for k, v in row.items()}
+    if "unscored_rate" in row:
+        out["unscored_rate"] = _unscored_rate(row)
     out["score_ci"] = _ci(row.get("score"), row.get("ci_low"), row.get("ci_high"), digits, row.get("ci_status"))
     for k in ("truncated", "blank"):
         if k in row:
@@ -163,11 +195,17 @@ def _rich_table(title: str, rows: Sequence[dict[str, str]], columns: Sequence[tu
     table = Table(title=Text(title), title_justify="left")
     for key, header in columns:
         table.add_column(header, justify="left" if key in ("model", "judge", "dataset", "source", "benchmark", "bucket")
-                         else "right")
+                         else "right", no_wrap=key == "model")  # others wrap first (e.g. the unscored reasons)
     for r in rows:
         style = "dim italic" if r.get("source", "").startswith("published") else None
         table.add_row(*(Text(r.get(k, "")) for k, _ in columns), style=style)  # no markup: "[...]" is data
     return table
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, list):
+        return reasons_text(v) if all(isinstance(x, dict) and "reason" in x for x in v) else "; ".join(map(str, v))
+    return "" if _isnan(v) else v
 
 
 def _raw(rows: Sequence[dict[str, Any]], fmt_: Format) -> str:
@@ -180,7 +218,7 @@ def _raw(rows: Sequence[dict[str, Any]], fmt_: Format) -> str:
     writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: ("" if _isnan(r.get(k)) else r.get(k)) for k in keys})
+        writer.writerow({k: _cell(r.get(k)) for k in keys})
     return buf.getvalue()
 
 
@@ -210,6 +248,8 @@ def render_leaderboard(board: Any, fmt_: Format = "table", console: Any = None) 
                 {
                     "leaderboard": [{k: _json_safe(v) for k, v in r.items()} for r in rows],
                     "elo": [{k: _json_safe(v) for k, v in r.items()} for r in elo],
+                    "panel": getattr(board, "panel", "mean"),
+                    "agreement": [{k: _json_safe(v) for k, v in a.items()} for a in getattr(board, "agreement", [])],
                     "notes": list(board.notes),
                 },
                 indent=2,
@@ -222,6 +262,9 @@ def render_leaderboard(board: Any, fmt_: Format = "table", console: Any = None) 
             units = next((r.get("units") for r in brows if r.get("units")), "")
             parts.append(f"### {bench}" + (f" ({units})" if units else ""))
             parts.append(_markdown([_display(r) for r in brows], _leaderboard_columns(brows)))
+            lines = agreement_lines(board, bench)
+            if lines:
+                parts.append("\n".join(f"*{line}*" for line in lines))
         if elo:
             parts.append("### story_elo (pairwise ratings)")
             parts.append(_markdown([_display(r) for r in elo], ELO_COLUMNS))
@@ -235,6 +278,8 @@ def render_leaderboard(board: Any, fmt_: Format = "table", console: Any = None) 
         units = next((r.get("units") for r in brows if r.get("units")), "")
         console.print(_rich_table(f"{bench}" + (f" — {units}" if units else ""), [_display(r) for r in brows],
                                   _leaderboard_columns(brows)))
+        for line in agreement_lines(board, bench):
+            console.print(f"[cyan]{escape(line)}[/cyan]")
     if elo:
         console.print(_rich_table("story_elo — pairwise ratings (Elo scale)", [_display(r) for r in elo], ELO_COLUMNS))
     for note in board.notes:
@@ -262,3 +307,111 @@ def render_compare(rows: Sequence[dict[str, Any]], notes: Sequence[str], fmt_: F
     for note in notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
     return None
+
+
+AGREEMENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("benchmark", "benchmark"),
+    ("criterion", "criterion"),
+    ("judges", "judges"),
+    ("units", "samples"),
+    ("alpha", "Krippendorff's alpha [95% CI]"),
+    ("note", "note"),
+)
+PAIR_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("benchmark", "benchmark"),
+    ("criterion", "criterion"),
+    ("judge_a", "judge A"),
+    ("judge_b", "judge B"),
+    ("n", "n"),
+    ("spearman", "Spearman [95% CI]"),
+    ("kendall", "Kendall [95% CI]"),
+)
+RANKING_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("benchmark", "benchmark"),
+    ("judge_a", "judge A"),
+    ("judge_b", "judge B"),
+    ("models", "models"),
+    ("kendall", "Kendall of model rankings [95% CI]"),
+)
+LOO_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("benchmark", "benchmark"),
+    ("dropped", "judge left out"),
+    ("max_rank_change", "largest rank change"),
+    ("model", "of model"),
+    ("models", "models"),
+)
+
+
+def _stat(d: Any) -> str:
+    return _ci(d.get("value"), d.get("ci_low"), d.get("ci_high"), 3, d.get("ci_status")) if isinstance(d, dict) else "—"
+
+
+def agreement_tables(results: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Flat rows of ``polaris agreement``'s four tables (stats as value/ci_low/ci_high)."""
+    out: dict[str, list[dict[str, Any]]] = {"agreement": [], "pairs": [], "rankings": [], "leave_one_out": []}
+    for r in results:
+        base = {"benchmark": r["benchmark"], "criterion": r["criterion"]}
+        a = r["alpha"]
+        out["agreement"].append({**base, "judges": r["judges"], "members": "; ".join(r["members"]),
+                                 "units": r["units"], "alpha": a["value"], "alpha_low": a["ci_low"],
+                                 "alpha_high": a["ci_high"], "ci_status": a["ci_status"], "note": r.get("note")})
+        for p in r["pairs"]:
+            out["pairs"].append({**base, "judge_a": p["judge_a"], "judge_b": p["judge_b"], "n": p["n"],
+                                 **{f"{s}{suffix}": p[s][k] for s in ("spearman", "kendall")
+                                    for suffix, k in (("", "value"), ("_low", "ci_low"), ("_high", "ci_high"))}})
+        for p in r["rankings"]:
+            out["rankings"].append({"benchmark": r["benchmark"], "judge_a": p["judge_a"], "judge_b": p["judge_b"],
+                                    "models": p["models"], "kendall": p["kendall"]["value"],
+                                    "kendall_low": p["kendall"]["ci_low"], "kendall_high": p["kendall"]["ci_high"]})
+        for p in r["leave_one_out"]:
+            out["leave_one_out"].append({"benchmark": r["benchmark"], **p})
+    return out
+
+
+def render_agreement(results: Sequence[dict[str, Any]], notes: Sequence[str], fmt_: Format = "table",
+                     console: Any = None) -> str | None:
+    """``polaris agreement``: json keeps the nested results; csv writes one flat table
+    (a ``table`` column names agreement / pairs / rankings / leave_one_out)."""
+    if fmt_ == "json":
+        return json.dumps({"agreement": _json_deep(list(results)), "notes": list(notes)}, indent=2)
+    tables = agreement_tables(results)
+    if fmt_ == "csv":
+        return _raw([{"table": name, **row} for name, rows in tables.items() for row in rows], "csv")
+    shown = {
+        "agreement": [{**{k: fmt(v) for k, v in r.items()}, "alpha": _ci(r["alpha"], r["alpha_low"], r["alpha_high"],
+                                                                       3, r["ci_status"]), "note": r["note"] or ""}
+                      for r in tables["agreement"]],
+        "pairs": [{**{k: fmt(v) for k, v in p.items()}, "spearman": _stat(q["spearman"]),
+                   "kendall": _stat(q["kendall"])}
+                  for r in results for q in r["pairs"] for p in [{"benchmark": r["benchmark"],
+                                                                  "criterion": r["criterion"], "judge_a": q["judge_a"],
+                                                                  "judge_b": q["judge_b"], "n": q["n"]}]],
+        "rankings": [{"benchmark": r["benchmark"], "judge_a": q["judge_a"], "judge_b": q["judge_b"],
+                      "models": fmt(q["models"]), "kendall": _stat(q["kendall"])}
+                     for r in results for q in r["rankings"]],
+        "leave_one_out": [{k: fmt(v) for k, v in p.items()} for p in tables["leave_one_out"]],
+    }
+    spec = (("agreement", "Agreement across judges", AGREEMENT_COLUMNS),
+            ("pairs", "Pairs of judges over samples", PAIR_COLUMNS),
+            ("rankings", "Model rankings by each judge alone", RANKING_COLUMNS),
+            ("leave_one_out", "Leave one judge out", LOO_COLUMNS))
+    if fmt_ == "markdown":
+        parts = [f"### {title}\n\n" + _markdown(shown[name], cols) for name, title, cols in spec if shown[name]]
+        if notes:
+            parts.append("\n".join(f"- {n}" for n in notes))
+        return "\n\n".join(parts) + "\n"
+    console = console or make_console()
+    for name, title, cols in spec:
+        if shown[name]:
+            console.print(_rich_table(title, shown[name], cols))
+    for note in notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
+    return None
+
+
+def _json_deep(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _json_deep(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_json_deep(x) for x in v]
+    return _json_safe(v)

@@ -10,6 +10,9 @@
 * Tiny samples: below ``MIN_CLUSTERS`` clusters (prompts) there is no CI, and below
   ``MIN_PAIRS_TEST`` pairs no p-value; results say so (``too_small``) instead of
   showing a precise-looking interval or a test that could never be significant.
+* ``cluster_bootstrap``: the same percentile bootstrap over clusters for any
+  statistic of the units (agreement statistics: Krippendorff's alpha, correlations),
+  possibly several at once; resamples where a statistic is undefined are left out.
 * ``bucket_slope``: the slope of a least-squares line through the mean score of each
   of the six 2k-word buckets (x = bucket index, so the unit is score per 2k words),
   as the paper reports it.
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -99,6 +102,49 @@ def bootstrap_mean_ci(
         rng=np.random.default_rng(seed),
     )
     return MeanCI(mean, float(res.confidence_interval.low), float(res.confidence_interval.high), int(v.size), k)
+
+
+@dataclass(frozen=True)
+class StatCI:
+    value: np.ndarray  # the statistics on all units
+    low: np.ndarray
+    high: np.ndarray
+    clusters: int
+    too_small: bool = False  # fewer than MIN_CLUSTERS clusters: no CI
+
+
+def cluster_bootstrap(
+    statistic: Callable[[np.ndarray], Sequence[float] | np.ndarray],
+    clusters: Sequence,
+    *,
+    n_resamples: int = N_RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = 0,
+) -> StatCI:
+    """``statistic(unit_indices)`` -> one or more numbers, on all units and on
+    percentile-bootstrap resamples of whole clusters (a cluster drawn twice brings its
+    units twice). Fewer than ``MIN_CLUSTERS`` clusters: no CI (``too_small``)."""
+    codes, inverse = np.unique(np.asarray(clusters, dtype=object).astype(str), return_inverse=True)
+    members = [np.flatnonzero(inverse == c) for c in range(len(codes))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # undefined statistics (constant resamples) are NaN
+        value = np.atleast_1d(np.asarray(statistic(np.arange(len(inverse))), dtype=float))
+        k = len(codes)
+        nan = np.full(value.shape, NAN)
+        if k < MIN_CLUSTERS or n_resamples <= 0:
+            return StatCI(value, nan, nan.copy(), k, too_small=k < MIN_CLUSTERS)
+
+        def on_clusters(picked: np.ndarray) -> np.ndarray:
+            units = np.concatenate([members[int(c)] for c in picked])
+            return np.atleast_1d(np.asarray(statistic(units), dtype=float))
+
+        res = sps.bootstrap((np.arange(k),), on_clusters, vectorized=False, n_resamples=n_resamples,
+                            confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
+        dist = np.asarray(res.bootstrap_distribution, dtype=float).reshape(len(value), -1)
+        tail = 100 * (1 - confidence) / 2
+        low = np.array([np.nanpercentile(d, tail) if np.isfinite(d).any() else NAN for d in dist])
+        high = np.array([np.nanpercentile(d, 100 - tail) if np.isfinite(d).any() else NAN for d in dist])
+    return StatCI(value, low, high, k)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,18 @@ from polaris_bench.stats.inference import (
     bucket_slope,
     paired_comparison,
 )
-from polaris_bench.store.benchmarks import main_score, reference_benchmark, spec_for, units_for
+from polaris_bench.store.benchmarks import (
+    main_score,
+    reference_benchmark,
+    spec_for,
+    units_for,
+)
+from polaris_bench.store.panels import (
+    PanelError,
+    apply_panel,
+    panel_summary,
+    top_reasons,
+)
 from polaris_bench.store.reference import compared_keys
 
 JudgePolicy = Literal["split", "refuse", "mix"]
@@ -160,7 +171,8 @@ def sample_scores(
                    coalesce(r.dataset_sha256, '') AS dataset_sha256,
                    coalesce(r.dataset_name, '') AS dataset_name, m.scorer, m.key,
                    coalesce(sr.judge_model, r.judge_model) AS judge_model, sr.rubric_sha256,
-                   sr.template_sha256, sr.judge_mode, sc.value AS score
+                   sr.template_sha256, sr.judge_mode, sr.unscored_reason, sr.panel_aggregate,
+                   sc.value AS score
             FROM samples s
             JOIN runs r ON r.run_id = s.run_id
             JOIN _polaris_main m ON m.run_id = s.run_id
@@ -309,6 +321,9 @@ class Leaderboard:
     rows: list[dict[str, Any]] = field(default_factory=list)
     elo_rows: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    panel: str = "mean"
+    # the panel's agreement per benchmark and judge setup (store.panels.panel_summary)
+    agreement: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _nanmean(x: np.ndarray) -> float:
@@ -336,6 +351,8 @@ def _group_stats(g: pd.DataFrame, n_resamples: int, seed: int) -> dict[str, Any]
     out["slope"] = bucket_slope({k: float(v) for k, v in by_2k.items()})
     out["n"] = int(len(g))
     out["unscored"] = int(np.isnan(scores).sum())
+    out["unscored_rate"] = out["unscored"] / out["n"] if out["n"] else NAN
+    out["unscored_reasons"] = top_reasons(g.loc[np.isnan(scores), "unscored_reason"].tolist())
     out["prompts"] = int(g["prompt_id"].nunique())
     out["runs"] = int(g["run_id"].nunique())
     return out
@@ -357,7 +374,8 @@ def _reference_rows(con: duckdb.DuckDBPyConnection, benchmark: str, key: str | N
                 "ci_high": NAN, "ci_status": None, "length_ratio": NAN, "truncated": NAN, "blank": NAN,
                 "dataset": "the paper's test set", "dataset_sha256": "", "dataset_name": "", "ID": NAN,
                 "near": NAN, "far": NAN, "slope": NAN,
-                "n": None, "unscored": None, "prompts": None, "runs": None, "units": units_for(benchmark, key),
+                "n": None, "unscored": None, "unscored_rate": NAN, "unscored_reasons": [], "prompts": None,
+                "runs": None, "units": units_for(benchmark, key),
                 "digits": spec_for(benchmark).digits, "source": "published", "judge_prompt": judge_prompt,
                 "reference": source,
             },
@@ -384,12 +402,21 @@ def leaderboard(
     seed: int = 0,
     elo: bool = True,
     datasets: DatasetPolicy = "split",
+    panel: str = "mean",
 ) -> Leaderboard:
     """One row per model (per judge setup and dataset) and benchmark; see the module
-    docstring."""
-    board = Leaderboard()
+    docstring. ``panel``: how a judge panel's members make one score
+    (``store.panels.apply_panel``: mean, trimmed, z, or a member's role or model)."""
+    board = Leaderboard(panel=panel)
     df = sample_scores(con, benchmark, include_incomplete, score)
     board.notes += df.attrs.get("notes", [])
+    try:
+        df, panel_notes = apply_panel(con, df, panel)
+    except PanelError as exc:
+        raise QueryError(str(exc)) from exc
+    board.notes += panel_notes
+    if panel != "mean":
+        reference = False  # published numbers are not per member, trimmed or standardised
     if not include_incomplete:
         skipped = con.execute(
             "SELECT count(*) FROM runs WHERE superseded_by IS NULL AND status <> 'success'"
@@ -423,6 +450,9 @@ def leaderboard(
             row.update(_group_stats(g, n_resamples, seed))
             row["scorer"], row["key"] = g["scorer"].iloc[0], g["key"].iloc[0]
             row["units"] = units_for(kv["benchmark"], row["key"])
+            row["panel"] = panel
+            if panel == "z":
+                row["units"] = f"z-score per judge (of {row['key']})"
             row["digits"] = spec_for(kv["benchmark"]).digits
             row["source"] = "run"
             row["judge_prompt"] = "polaris-bench prompts"
@@ -478,10 +508,26 @@ def leaderboard(
                 "published rows were judged with the paper's own judge prompts, runs here with polaris-bench's: "
                 "comparable in kind, not in protocol"
             )
+    if panel not in ("mean", "trimmed", "z") or df.empty:
+        pass  # the rows come from one member: no panel to agree
+    else:
+        by = ["benchmark", *_setup_keys(judges, datasets)]
+        board.agreement = panel_summary(con, df, by, n_resamples, seed)
+        alphas = {tuple(a[k] for k in by): a for a in board.agreement}
+        for a in board.agreement:
+            a["judge"] = judge_label(a.get("judge_model", "mixed"), a.get("judge_mode", ""))
+        for row in board.rows:
+            a = alphas.get(tuple(row.get(k) for k in by)) if row.get("source") == "run" else None
+            if a is not None:
+                row["panel_alpha"], row["panel_alpha_low"], row["panel_alpha_high"] = (
+                    a["alpha"], a["alpha_low"], a["alpha_high"])
     board.rows.sort(key=_sort_key)
     if elo and (benchmark in (None, "story_elo")):
         board.elo_rows = elo_leaderboard(con, judges=judges, include_incomplete=include_incomplete,
                                          reference=reference, n_resamples=n_resamples, seed=seed, notes=board.notes)
+        if panel != "mean" and board.elo_rows:
+            board.notes.append(f"story_elo ratings come from the stored pairwise verdicts; --panel {panel} does not "
+                               "apply to them")
     return board
 
 
@@ -528,7 +574,8 @@ def elo_leaderboard(
         ).fetchall():
             rows.append({"benchmark": "story_elo", "model": model, "judge": judge_model, "elo": value, "elo_rd": NAN,
                          "bt": NAN, "bt_low": NAN, "bt_high": NAN, "win_rate": NAN, "pairs": None,
-                         "unscored": None, "runs": None, "source": "published", "judge_prompt": judge_prompt})
+                         "unscored": None, "unscored_rate": NAN, "unscored_reasons": [], "runs": None,
+                         "source": "published", "judge_prompt": judge_prompt})
     rows.sort(key=lambda r: (math.isnan(r["elo"]), -(r["elo"] if not math.isnan(r["elo"]) else 0), r["model"]))
     return rows
 
@@ -551,6 +598,9 @@ def _rate_group(con: duckdb.DuckDBPyConnection, g: pd.DataFrame, judge: str, rub
     out: dict[str, dict[str, Any]] = {
         m: {"benchmark": "story_elo", "model": m, "judge": judge_label(judge, "", rubric), "elo": NAN, "elo_rd": NAN,
             "bt": NAN, "bt_low": NAN, "bt_high": NAN, "win_rate": NAN, "pairs": pairs[m], "unscored": unscored[m],
+            "unscored_rate": unscored[m] / (pairs[m] + unscored[m]) if pairs[m] + unscored[m] else NAN,
+            "unscored_reasons": top_reasons(
+                g.loc[((g["model_x"] == m) | (g["model_y"] == m)) & g["score_x"].isna(), "unscored_reason"].tolist()),
             "runs": len(run_ids), "source": "run" if len(run_ids) == 1 else f"pooled from {len(run_ids)} runs",
             "judge_prompt": "polaris-bench prompts"}
         for m in models
@@ -756,5 +806,5 @@ def curves(
 def counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Row counts of every table (for reports and idempotence checks)."""
     tables = ("runs", "samples", "scorer_results", "scores", "criteria", "pairwise", "ratings", "run_scorers",
-              "reference", "log_files", "model_names")
+              "reference", "log_files", "model_names", "judgements", "judgement_scores", "judgement_criteria")
     return {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}

@@ -2,10 +2,13 @@
 
 ``build_rows`` walks the samples once and hands each piece to the function that owns
 its table: ``_sample_row`` (samples), ``_scorer_rows`` (scorer_results and scores),
-``_criteria_rows`` (criteria), ``_pairwise_rows`` (pairwise), ``_rating_rows``
-(ratings), ``_run_scorer_rows`` (run_scorers) and ``_run_row`` (runs).
+``_criteria_rows`` (criteria), ``_judgement_rows`` (judgements, judgement_scores,
+judgement_criteria), ``_pairwise_rows`` (pairwise), ``_rating_rows`` (ratings),
+``_run_scorer_rows`` (run_scorers) and ``_run_row`` (runs).
 
 * The length columns come from the scorer named ``length_adherence``, nothing else.
+* Judge panels: one judgements row per member of ``metadata["panel"]``; a judge-scored
+  score without it (logs from before panels) is a one-member panel (role ``grader``).
 * Criterion names come from the score's ``criterion_names`` metadata; logs written
   before it existed fall back to the bundled rubric with the same hash.
 * What cannot be read is reported, never swallowed: each such case adds a line to
@@ -145,6 +148,7 @@ SAMPLE_COLS = (
 SR_COLS = (
     "run_id", "sample_id", "epoch", "scorer", "scored", "unscored_reason", "judge_model", "rubric",
     "rubric_sha256", "template_sha256", "judge_mode", "attempts", "label", "explanation", "metadata",
+    "panel_aggregate",
 )
 SCORE_COLS = ("run_id", "sample_id", "epoch", "scorer", "key", "value", "value_text")
 CRIT_COLS = ("run_id", "sample_id", "epoch", "scorer", "criterion_id", "name", "score", "justification", "quotes")
@@ -153,18 +157,23 @@ PAIR_COLS = (
     "score_x", "plus_diff_xy", "plus_diff_yx", "verdict_xy", "verdict_yx", "flipped", "judge_model",
     "rubric_sha256", "unscored_reason",
 )
+JUDGEMENT_COLS = ("run_id", "sample_id", "epoch", "scorer", "member", "role", "judge_model", "scored", "attempts",
+                  "unscored_reason")
+JUDGEMENT_SCORE_COLS = ("run_id", "sample_id", "epoch", "scorer", "member", "key", "value")
+JUDGEMENT_CRIT_COLS = ("run_id", "sample_id", "epoch", "scorer", "member", "criterion_id", "score")
 RATING_COLS = ("run_id", "model", "method", "rating", "rd", "ci_low", "ci_high")
 RUN_SCORER_COLS = ("run_id", "scorer", "key", "n")
 
 _LENGTH_FIELDS = ("words", "length_ratio", "length_score", "length_penalty", "self_repetition")
 _SR_META_SKIP = frozenset(
     {"criteria", "criterion_names", "evidence", "judge_model", "rubric", "rubric_sha256", "template_sha256",
-     "judge_mode", "attempts", "label", "unscored_reason", "xy", "yx", "model_x", "model_y"}
+     "judge_mode", "attempts", "label", "unscored_reason", "xy", "yx", "model_x", "model_y", "panel",
+     "panel_aggregate"}
 )
 
 _TYPES = {
     "epoch": pa.int32(), "target_words": pa.int32(), "attempts": pa.int32(), "source_epoch": pa.int32(),
-    "input_tokens": pa.int64(), "output_tokens": pa.int64(), "n": pa.int32(),
+    "input_tokens": pa.int64(), "output_tokens": pa.int64(), "n": pa.int32(), "member": pa.int32(),
     "value": pa.float64(), "score": pa.float64(), "rating": pa.float64(), "rd": pa.float64(),
     "ci_low": pa.float64(), "ci_high": pa.float64(), "score_x": pa.float64(), "plus_diff_xy": pa.float64(),
     "plus_diff_yx": pa.float64(), "words": pa.float64(), "length_ratio": pa.float64(),
@@ -209,12 +218,16 @@ class RunRows:
     pairwise: Columns = field(default_factory=lambda: Columns(PAIR_COLS))
     ratings: Columns = field(default_factory=lambda: Columns(RATING_COLS))
     run_scorers: Columns = field(default_factory=lambda: Columns(RUN_SCORER_COLS))
+    judgements: Columns = field(default_factory=lambda: Columns(JUDGEMENT_COLS))
+    judgement_scores: Columns = field(default_factory=lambda: Columns(JUDGEMENT_SCORE_COLS))
+    judgement_criteria: Columns = field(default_factory=lambda: Columns(JUDGEMENT_CRIT_COLS))
     warnings: list[str] = field(default_factory=list)
 
     def tables(self) -> dict[str, Columns]:
         return {"samples": self.samples, "scorer_results": self.scorer_results, "scores": self.scores,
                 "criteria": self.criteria, "pairwise": self.pairwise, "ratings": self.ratings,
-                "run_scorers": self.run_scorers}
+                "run_scorers": self.run_scorers, "judgements": self.judgements,
+                "judgement_scores": self.judgement_scores, "judgement_criteria": self.judgement_criteria}
 
 
 @dataclass
@@ -373,6 +386,7 @@ def _scorer_rows(ctx: _Log, rows: RunRows, sid: str, epoch: int, scorer_name: st
         smeta.get("judge_mode"), _int(smeta.get("attempts")),
         smeta.get("label") if isinstance(smeta.get("label"), str) else None,
         score.explanation, dump(_clean_json(extra)) if extra else None,
+        smeta.get("panel_aggregate") if isinstance(smeta.get("panel_aggregate"), str) else None,
     )
     return scored, (scrub_text(str(reason)) if reason else None), (str(jm) if jm else None)
 
@@ -426,6 +440,68 @@ def _criteria_rows(ctx: _Log, rows: RunRows, sid: str, epoch: int, scorer: str, 
                               _criterion_score(ctx, scorer, cid, item.get("score")), just, quotes)
     else:
         ctx.warnings.add(f"{scorer}: 'criteria' metadata of type {type(crit).__name__} is not readable; left out")
+
+
+def _members(ctx: _Log, scorer: str, score: Any, judge_model: str | None) -> list[Mapping[str, Any]]:
+    """The panel entries of a judge-scored score: ``metadata["panel"]``, or for a log
+    from before panels the score itself as a one-member panel (role ``grader``)."""
+    smeta = score.metadata or {}
+    panel = smeta.get("panel")
+    if panel is None:
+        if not judge_model:
+            return []  # not judge-scored (length, LLM-free metrics)
+        value = score.value
+        nan_scalar = isinstance(value, float) and math.isnan(value)
+        return [{"role": "grader", "model": judge_model,
+                 "value": None if nan_scalar or smeta.get("unscored_reason") else value,
+                 "criteria": smeta.get("criteria"), "attempts": smeta.get("attempts"),
+                 "unscored_reason": smeta.get("unscored_reason") or (score.reason if nan_scalar else None)}]
+    if not isinstance(panel, list):
+        ctx.warnings.add(f"{scorer}: 'panel' metadata of type {type(panel).__name__} is not a list of members; "
+                         "no member judgements stored")
+        return []
+    out = []
+    for i, entry in enumerate(panel):
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("model"), str):
+            ctx.warnings.add(f"{scorer}: panel member {i} is not a mapping with a 'model' string; left out")
+            continue
+        out.append(entry)
+    return out
+
+
+def _judgement_rows(ctx: _Log, rows: RunRows, sid: str, epoch: int, scorer: str, score: Any,
+                    judge_model: str | None) -> None:
+    """judgements (one row per panel member), judgement_scores (its numeric keys) and
+    judgement_criteria (its criterion scores)."""
+    for i, entry in enumerate(_members(ctx, scorer, score, judge_model)):
+        value = entry.get("value")
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = {"value": value}
+        if value is not None and not isinstance(value, Mapping):
+            ctx.warnings.add(f"{scorer}: panel member {i}'s value of type {type(value).__name__} is not a score "
+                             "mapping; stored as unscored")
+            value = None
+        reason = entry.get("unscored_reason")
+        scored = value is not None and not reason
+        if not scored and not reason:
+            reason = "no value"
+        rows.judgements.add(ctx.run_id, sid, epoch, scorer, i, str(entry.get("role") or f"member{i}"),
+                            str(entry["model"]), scored, _int(entry.get("attempts")),
+                            scrub_text(str(reason)) if reason else None)
+        for key, v in (value or {}).items():
+            num = _num(v)
+            if num is not None:
+                rows.judgement_scores.add(ctx.run_id, sid, epoch, scorer, i, str(key), num)
+        crit = entry.get("criteria")
+        if crit is None:
+            continue
+        if not isinstance(crit, Mapping):
+            ctx.warnings.add(f"{scorer}: panel member {i}'s criteria of type {type(crit).__name__} are not a "
+                             "mapping; left out")
+            continue
+        for cid, cscore in crit.items():
+            rows.judgement_criteria.add(ctx.run_id, sid, epoch, scorer, i, str(cid),
+                                        _criterion_score(ctx, scorer, str(cid), cscore))
 
 
 def _pairwise_rows(ctx: _Log, rows: RunRows, sid: str, epoch: int, scorer: str, score: Any,
@@ -614,6 +690,7 @@ def build_rows(log: Any, path: str, fp: str) -> RunRows:
         for scorer_name, score in (sample.scores or {}).items():
             outcome = _scorer_rows(ctx, rows, sid, epoch, scorer_name, score)
             _criteria_rows(ctx, rows, sid, epoch, scorer_name, score.metadata or {})
+            _judgement_rows(ctx, rows, sid, epoch, scorer_name, score, outcome[2])
             _pairwise_rows(ctx, rows, sid, epoch, scorer_name, score, meta, outcome)
     _rating_rows(ctx, rows, log.results)
     _run_scorer_rows(ctx, rows)

@@ -8,6 +8,9 @@ One file (default ``results/polaris.duckdb``) holds every ingested Inspect log:
   judged it with which rubric / prompt template / mode;
 * ``scores``: one row per (sample, scorer, key): the generic long table of values;
 * ``criteria``: one row per judged rubric criterion, with the judge's evidence;
+* ``judgements`` / ``judgement_scores`` / ``judgement_criteria``: one row per judge
+  panel member's judgement of a sample, its numeric score keys and its criterion
+  scores (a single judge is a one-member panel);
 * ``pairwise`` / ``ratings``: story_elo verdicts and the ratings a run reported;
 * ``run_scorers``: which (scorer, key) pairs a run has (small; picks main scores fast);
 * ``reference``: published numbers (``polaris reference load``);
@@ -30,7 +33,7 @@ import duckdb
 
 from polaris_bench.paths import DEFAULT_DB
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class SchemaError(RuntimeError):
@@ -240,11 +243,56 @@ def _to_v2(con: duckdb.DuckDBPyConnection) -> None:
     refresh_display_names(con)
 
 
+_V3 = """
+CREATE TABLE judgements (
+    run_id          VARCHAR NOT NULL,
+    sample_id       VARCHAR NOT NULL,
+    epoch           INTEGER NOT NULL,
+    scorer          VARCHAR NOT NULL,
+    member          INTEGER NOT NULL,   -- 0-based position in the panel (role order)
+    role            VARCHAR,            -- Inspect model role (grader, grader_b, ...)
+    judge_model     VARCHAR,
+    scored          BOOLEAN,            -- false: this member failed after its retries
+    attempts        INTEGER,
+    unscored_reason VARCHAR
+);
+
+CREATE TABLE judgement_scores (
+    run_id    VARCHAR NOT NULL,
+    sample_id VARCHAR NOT NULL,
+    epoch     INTEGER NOT NULL,
+    scorer    VARCHAR NOT NULL,
+    member    INTEGER NOT NULL,
+    key       VARCHAR NOT NULL,         -- the Score value's keys (overall, reward, ...)
+    value     DOUBLE
+);
+
+CREATE TABLE judgement_criteria (
+    run_id       VARCHAR NOT NULL,
+    sample_id    VARCHAR NOT NULL,
+    epoch        INTEGER NOT NULL,
+    scorer       VARCHAR NOT NULL,
+    member       INTEGER NOT NULL,
+    criterion_id VARCHAR NOT NULL,
+    score        DOUBLE
+);
+"""
+
+
+def _to_v3(con: duckdb.DuckDBPyConnection) -> None:
+    """v3: judge panels: judgements, judgement_scores, judgement_criteria, scorer_results.panel_aggregate."""
+    con.execute(_V3)
+    con.execute("ALTER TABLE scorer_results ADD COLUMN panel_aggregate VARCHAR")
+    # Runs stored before v3 have no member rows until `polaris ingest --force` re-reads
+    # their logs; queries that need members say so.
+
+
 # version N -> N+1; append new steps here and bump SCHEMA_VERSION.
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _to_v1, 1: _to_v2}
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _to_v1, 1: _to_v2, 2: _to_v3}
 
 # Tables whose rows belong to one run (deleted together when a run is replaced).
-RUN_TABLES = ("samples", "scorer_results", "scores", "criteria", "pairwise", "ratings", "run_scorers")
+RUN_TABLES = ("samples", "scorer_results", "scores", "criteria", "pairwise", "ratings", "run_scorers",
+              "judgements", "judgement_scores", "judgement_criteria")
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
