@@ -38,7 +38,12 @@ from polaris_bench.benchmarks.solvers import (
 from polaris_bench.benchmarks.stated_length import parse_stated_length
 from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS
 from polaris_bench.judging.rubric import load_rubric
-from polaris_bench.judging.scorers import _judge_config, _renamed, make_rubric_scorer
+from polaris_bench.judging.scorers import (
+    _judge_config,
+    _renamed,
+    make_panel,
+    make_rubric_scorer,
+)
 from polaris_bench.metrics.length import bucket, bucket_2k
 from polaris_bench.metrics.scorer import length_adherence, prompt_stderr
 from polaris_bench.stats import CONFIDENCE, N_RESAMPLES
@@ -170,10 +175,15 @@ def eqbench_creative_score(
     max_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
     grader: str | None = None,
     partial_replies: bool = False,
+    judges: str = "grader",
+    panel_aggregate: str = "mean",
+    panel_min: int = 1,
 ) -> Scorer:
     """EQ-Bench Creative Writing v3: ``eqbench`` 0-100 and ``piece_score`` 0-20."""
     loaded = load_rubric(rubric)
-    inner = make_rubric_scorer(loaded, judge=_judge_config(compact, max_attempts, partial_replies), grader=grader)
+    inner = make_rubric_scorer(loaded, judge=_judge_config(compact, max_attempts, partial_replies), grader=grader,
+        panel=make_panel(judges, panel_aggregate, panel_min),
+    )
     return _renamed(inner, {"criteria_mean": "piece_score"})
 
 
@@ -198,6 +208,9 @@ def eqbench_creative(
     rubric: str = "eqbench_creative",
     compact: bool = False,
     judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
+    judges: str = "grader",
+    panel_aggregate: str = "mean",
+    panel_min: int = 1,
     partial_replies: bool = False,
 ) -> Task:
     """Args:
@@ -216,21 +229,27 @@ def eqbench_creative(
     judge_attempts: judge calls per story before it is left unscored.
     partial_replies: average the criteria a judge reply returned when it leaves some
       out, as the POLARIS evaluation code does (default: retry, then unscored).
+    judges: comma-separated model roles that judge every story (default grader; bind
+      each with --model-role <role>=<model>): a judge panel.
+    panel_aggregate: mean, median or trimmed (drops the highest and lowest judge when
+      there are 3 or more): how the panel's scores combine.
+    panel_min: judges that must succeed for a sample to be scored (default 1).
     """
     writer = args.writer_args(max_tokens, thinking, thinking_allowance)
     judging = args.judge_args(rubric, compact, judge_attempts, partial_replies)
+    panel = args.panel_args(judges, panel_aggregate, panel_min)
     dataset = args.text("dataset", dataset, optional=True)
     iterations = args.positive_int("iterations", iterations)
     temperature = args.number_in("temperature", temperature, 0.0)
     min_p = args.number_in("min_p", min_p, 0.0, 1.0, optional=True)
     generations = args.text("generations", generations, optional=True)
-    args.require_roles("grader")
+    args.require_roles(*args.judge_roles(panel))
     samples = with_generations(load_eqbench_prompts(dataset, iterations=iterations), generations)
     return Task(
         dataset=MemoryDataset(samples, name="eqbench_creative_v3"),
-        solver=story_solver(generations, min_p=min_p, **writer),
+        solver=story_solver(generations, roles=args.judge_roles(panel), min_p=min_p, **writer),
         scorer=[
-            eqbench_creative_score(**judging),
+            eqbench_creative_score(**judging, **panel),
             length_adherence(),
         ],
         config=GenerateConfig(temperature=temperature),

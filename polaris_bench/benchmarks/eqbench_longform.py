@@ -35,7 +35,7 @@ from polaris_bench.benchmarks.story_quality import (
 )
 from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS
 from polaris_bench.judging.rubric import load_rubric
-from polaris_bench.judging.scorers import _judge_config, make_rubric_scorer
+from polaris_bench.judging.scorers import _judge_config, make_panel, make_rubric_scorer
 from polaris_bench.metrics.length import bucket, bucket_2k, length_instruction
 from polaris_bench.metrics.scorer import length_adherence, prompt_stderr
 
@@ -99,10 +99,15 @@ def eqbench_longform_score(
     max_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
     grader: str | None = None,
     partial_replies: bool = False,
+    judges: str = "grader",
+    panel_aggregate: str = "mean",
+    panel_min: int = 1,
 ) -> Scorer:
     """EQ-Bench Longform (POLARIS's 12 dimensions): ``eqbench_longform`` 0-100."""
     loaded = load_rubric(rubric)
-    return make_rubric_scorer(loaded, judge=_judge_config(compact, max_attempts, partial_replies), grader=grader)
+    return make_rubric_scorer(loaded, judge=_judge_config(compact, max_attempts, partial_replies), grader=grader,
+        panel=make_panel(judges, panel_aggregate, panel_min),
+    )
 
 
 
@@ -119,6 +124,9 @@ def eqbench_longform(
     rubric: str = "eqbench_longform",
     compact: bool = False,
     judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
+    judges: str = "grader",
+    panel_aggregate: str = "mean",
+    panel_min: int = 1,
     partial_replies: bool = False,
 ) -> Task:
     """Args:
@@ -138,14 +146,20 @@ def eqbench_longform(
     rubric, compact, judge_attempts: judging options.
     partial_replies: average the criteria a judge reply returned when it leaves some
       out, as the POLARIS evaluation code does (default: retry, then unscored).
+    judges: comma-separated model roles that judge every story (default grader; bind
+      each with --model-role <role>=<model>): a judge panel.
+    panel_aggregate: mean, median or trimmed (drops the highest and lowest judge when
+      there are 3 or more): how the panel's scores combine.
+    panel_min: judges that must succeed for a sample to be scored (default 1).
     """
     writer = args.writer_args(max_tokens, thinking, thinking_allowance)
     judging = args.judge_args(rubric, compact, judge_attempts, partial_replies)
+    panel = args.panel_args(judges, panel_aggregate, panel_min)
     dataset = args.text("dataset", dataset, optional=True)
     split = args.text("split", split)
     target_words = args.positive_int("target_words", target_words, optional=True)
     generations = args.text("generations", generations, optional=True)
-    args.require_roles("grader")
+    args.require_roles(*args.judge_roles(panel))
     if is_eqbench_prompt_file(dataset):
         prompts = load_eqbench_longform_prompts(dataset, target_words)  # type: ignore[arg-type]
         name = "eqbench_longform_prompts"
@@ -159,9 +173,9 @@ def eqbench_longform(
     samples = with_generations(prompts, generations)
     return Task(
         dataset=MemoryDataset(samples, name=name),
-        solver=story_solver(generations, **writer),
+        solver=story_solver(generations, roles=args.judge_roles(panel), **writer),
         scorer=[
-            eqbench_longform_score(**judging),
+            eqbench_longform_score(**judging, **panel),
             length_adherence(),
         ],
         metadata={

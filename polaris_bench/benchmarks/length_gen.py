@@ -129,6 +129,9 @@ def length_gen(
     rubric: str = "story_quality",
     compact: bool = False,
     judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
+    judges: str = "grader",
+    panel_aggregate: str = "mean",
+    panel_min: int = 1,
     generations: str | None = None,
 ) -> Task:
     """Args:
@@ -143,12 +146,18 @@ def length_gen(
     judge_attempts: judge calls per story before it is left unscored.
     generations: JSONL of existing stories (id = "<prompt id>@<target>") to judge
       instead of generating.
+    judges: comma-separated model roles that judge every story (default grader; bind
+      each with --model-role <role>=<model>): a judge panel.
+    panel_aggregate: mean, median or trimmed (drops the highest and lowest judge when
+      there are 3 or more): how the panel's scores combine.
+    panel_min: judges that must succeed for a sample to be scored (default 1).
     """
     wanted = parse_targets(targets)
     writer = args.writer_args(max_tokens, thinking, thinking_allowance)
     judging = args.judge_args(rubric, compact, judge_attempts)
+    panel = args.panel_args(judges, panel_aggregate, panel_min)
     generations = args.text("generations", generations, optional=True)
-    args.require_roles("grader")
+    args.require_roles(*args.judge_roles(panel))
     try:
         chosen = select_prompts(None if prompts is None else args.text("prompts", prompts))
     except PromptFileError as exc:  # a bad spec names itself "-T prompts"; a bad file, the file
@@ -157,9 +166,9 @@ def length_gen(
     samples = with_generations(sweep_samples(chosen, wanted), generations)
     return Task(
         dataset=MemoryDataset(samples, name="length_gen"),
-        solver=story_solver(generations, **writer),
+        solver=story_solver(generations, roles=args.judge_roles(panel), **writer),
         scorer=[
-            story_quality(**judging),
+            story_quality(**judging, **panel),
             length_adherence(),
         ],
         metadata={"benchmark": "length_gen", "split": "ID+OOD", "polaris_bench_version": __version__},

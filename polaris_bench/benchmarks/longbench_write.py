@@ -13,6 +13,7 @@ from pathlib import Path
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.model import Model
 from inspect_ai.scorer import Score, Scorer, Target, grouped, mean, scorer
 from inspect_ai.solver import TaskState
 
@@ -32,8 +33,19 @@ from polaris_bench.benchmarks.common import (
 from polaris_bench.benchmarks.generations import with_generations
 from polaris_bench.benchmarks.solvers import MAX_TOKENS_CAP, story_solver
 from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS, judge_story
+from polaris_bench.judging.panel import (
+    MemberResult,
+    aggregate,
+    judge_with_panel,
+    panel_members,
+)
 from polaris_bench.judging.rubric import load_rubric
-from polaris_bench.judging.scorers import _judge_config
+from polaris_bench.judging.scorers import (
+    _judge_config,
+    judgement_member,
+    make_panel,
+    panel_judgement_metadata,
+)
 from polaris_bench.metrics.length import (
     bucket,
     bucket_2k,
@@ -135,25 +147,40 @@ def longbench_write_score(
     max_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
     grader: str | None = None,
     partial_replies: bool = False,
+    judges: str = "grader",
+    panel_aggregate: str = "mean",
+    panel_min: int = 1,
 ) -> Scorer:
-    """LongBench-Write: quality S_q (judge, length ignored), length S_l, S = S_q*S_l/100."""
+    """LongBench-Write: quality S_q (judge, length ignored; the panel aggregate of the
+    members' S_q), length S_l, S = S_q*S_l/100."""
     loaded = load_rubric(rubric)
     config = _judge_config(compact, max_attempts, partial_replies)
     key = loaded.aggregation.name if loaded.aggregation.kind == "weighted_mean" else "overall"
+    panel = make_panel(judges, panel_aggregate, panel_min)
 
     async def score(state: TaskState, target: Target) -> Score:
         story = story_text(state)
         required = state.metadata.get("target_words")
         if not required:
             raise ValueError(f"sample {state.sample_id!r} has no required length (target_words)")
-        judgement = await judge_story(loaded, prompt_text(state), story, grader, config)
-        s_q = judgement.result[key] if judgement.ok and judgement.result else None
+        prompt = prompt_text(state)
+
+        async def one(model: Model) -> MemberResult:
+            member = judgement_member(await judge_story(loaded, prompt, story, model, config))
+            if member.value is not None:  # the member's own S_q, S_l, S
+                member.value = longbench_values(member.value[key], int(required), story)
+            return member
+
+        result = await judge_with_panel(panel, panel_members(panel, grader), one)
+        s_q = aggregate([r.value["S_q"] for r in result.ok_results if r.value], panel.aggregate) if result.scored else None
         value = longbench_values(s_q, int(required), story)
-        meta = judgement.metadata()
+        meta = panel_judgement_metadata(loaded, result, value)
+        if not result.scored:
+            meta["unscored_reason"] = result.unscored_reason
         return Score(
             value=value,
             answer=story[:200],
-            reason=None if judgement.ok else f"S_q unscored: {judgement.unscored_reason}",
+            reason=None if result.scored else f"S_q unscored: {result.unscored_reason}",
             explanation=f"S_q={value['S_q']:.1f} S_l={value['S_l']:.1f} S={value['S']:.1f}",
             metadata=meta,
         )
@@ -173,6 +200,9 @@ def longbench_write(
     rubric: str = "longbench_write",
     compact: bool = False,
     judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
+    judges: str = "grader",
+    panel_aggregate: str = "mean",
+    panel_min: int = 1,
     partial_replies: bool = False,
 ) -> Task:
     """Args:
@@ -183,18 +213,24 @@ def longbench_write(
     rubric, compact, judge_attempts: judging options.
     partial_replies: average the criteria a judge reply returned when it leaves some
       out, as the POLARIS evaluation code does (default: retry, then unscored).
+    judges: comma-separated model roles that judge every story (default grader; bind
+      each with --model-role <role>=<model>): a judge panel.
+    panel_aggregate: mean, median or trimmed (drops the highest and lowest judge when
+      there are 3 or more): how the panel's scores combine.
+    panel_min: judges that must succeed for a sample to be scored (default 1).
     """
     max_tokens = args.positive_int("max_tokens", max_tokens, optional=True)
     judging = args.judge_args(rubric, compact, judge_attempts, partial_replies)
+    panel = args.panel_args(judges, panel_aggregate, panel_min)
     dataset = args.text("dataset", dataset, optional=True)
     generations = args.text("generations", generations, optional=True)
-    args.require_roles("grader")
+    args.require_roles(*args.judge_roles(panel))
     samples = with_generations(load_longbench_write(dataset), generations)
     return Task(
         dataset=MemoryDataset(samples, name="longbench_write"),
-        solver=story_solver(generations, max_tokens=max_tokens),
+        solver=story_solver(generations, roles=args.judge_roles(panel), max_tokens=max_tokens),
         scorer=[
-            longbench_write_score(**judging),
+            longbench_write_score(**judging, **panel),
             length_adherence(method="longwriter"),
         ],
         metadata={

@@ -111,8 +111,8 @@ def write_story(
     return solve
 
 
-def story_solver(generations: str | None, **write_args: Any) -> Solver:
-    """After checking the judge's role: ``use_generations(path)`` when a generations
-    file is given, else ``write_story``."""
+def story_solver(generations: str | None, roles: tuple[str, ...] = ("grader",), **write_args: Any) -> Solver:
+    """After checking the judges' roles (every member of the judge panel):
+    ``use_generations(path)`` when a generations file is given, else ``write_story``."""
     writer = use_generations(generations) if generations else write_story(**write_args)
-    return chain(check_roles("grader"), writer)
+    return chain(check_roles(*roles), writer)

@@ -23,6 +23,7 @@ from typing import Any
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.model import Model
 from inspect_ai.scorer import Metric, SampleScore, Score, Scorer, Target, metric, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 
@@ -33,11 +34,13 @@ from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS
 from polaris_bench.judging.pairwise import (
     PAIRWISE_RUBRIC,
     PairCounts,
+    PairOutcome,
     judge_pair,
     position_bias,
 )
+from polaris_bench.judging.panel import MemberResult, judge_with_panel, panel_members
 from polaris_bench.judging.rubric import load_rubric
-from polaris_bench.judging.scorers import _judge_config
+from polaris_bench.judging.scorers import _judge_config, make_panel
 from polaris_bench.metrics.length import count_words
 from polaris_bench.paths import resolve_user_path
 from polaris_bench.stats import CONFIDENCE, N_RESAMPLES
@@ -253,7 +256,7 @@ def pairwise_ratings(
                 Match(meta["model_x"], meta["model_y"], float(value["score_x"]), cluster=str(meta.get("sample_id")))
             )
             positions.append(
-                PairCounts(bool(value["flipped"]), int(value["slot_a_wins"]), int(value["slot_b_wins"]))
+                PairCounts(float(value["flipped"]), float(value["slot_a_wins"]), float(value["slot_b_wins"]))
             )
         out: dict[str, float] = {}
         if not matches:
@@ -289,6 +292,30 @@ def _order_meta(result: Any) -> dict[str, Any]:
     }
 
 
+def _pair_member(outcome: PairOutcome) -> MemberResult:
+    """One member's panel entry for a pair: its value, its margins per order
+    (``xy:<criterion>``, ``yx:<criterion>``) and both order records."""
+    attempts = sum(r.judgement.attempts if r.judgement else 0 for r in (outcome.xy, outcome.yx))
+    details = {"xy": _order_meta(outcome.xy), "yx": _order_meta(outcome.yx)}
+    if not outcome.ok:
+        reason = "; ".join(
+            f"order {r.order}: {r.judgement.unscored_reason if r.judgement else 'not judged'}"
+            for r in (outcome.xy, outcome.yx)
+            if not r.ok
+        )
+        return MemberResult(None, None, attempts, reason, details, outcome)
+    value = {
+        "score_x": outcome.score_x,
+        "plus_diff_xy": float(outcome.xy.plus_diff),
+        "plus_diff_yx": float(outcome.yx.plus_diff),
+        "flipped": float(outcome.flipped),
+        "slot_a_wins": float(outcome.slot_a_wins),
+        "slot_b_wins": float(outcome.slot_b_wins),
+    }
+    criteria = {f"{r.order.lower()}:{cid}": m for r in (outcome.xy, outcome.yx) for cid, m in (r.margins or {}).items()}
+    return MemberResult(value, criteria, attempts, None, details, outcome)
+
+
 @scorer(metrics=[pairwise_ratings()])
 def pairwise_score(
     rubric: str = PAIRWISE_RUBRIC,
@@ -296,46 +323,53 @@ def pairwise_score(
     compact: bool = False,
     max_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
     grader: str | None = None,
+    judges: str = "grader",
+    panel_aggregate: str = "mean",
+    panel_min: int = 1,
 ) -> Scorer:
-    """Judge the sample's two stories in both A/B orders (see polaris_bench.judging.pairwise).
-    The ratings are its metric; ``story_elo`` builds that metric from its own options."""
+    """Judge the sample's two stories in both A/B orders (see polaris_bench.judging.pairwise),
+    by every member of the judge panel; the pair's values are the panel aggregate (a
+    panel's ``flipped`` is the share of its members whose verdict flips). The ratings
+    are its metric; ``story_elo`` builds that metric from its own options."""
     loaded = load_rubric(rubric)
     config = _judge_config(compact, max_attempts)
+    panel = make_panel(judges, panel_aggregate, panel_min)
 
     async def score(state: TaskState, target: Target) -> Score:
         meta = state.metadata
-        outcome = await judge_pair(
-            loaded, meta["prompt"], meta["story_x"], meta["story_y"], grader, config, max_words=max_words
-        )
-        record = {
-            "model_x": meta["model_x"],
-            "model_y": meta["model_y"],
-            "xy": _order_meta(outcome.xy),
-            "yx": _order_meta(outcome.yx),
-            "judge_model": outcome.xy.judgement.judge_model if outcome.xy.judgement else None,
-            "rubric": loaded.id,
-            "rubric_sha256": loaded.sha256,
-        }
-        if not outcome.ok:
-            reasons = "; ".join(
-                f"order {r.order}: {r.judgement.unscored_reason if r.judgement else 'not judged'}"
-                for r in (outcome.xy, outcome.yx)
-                if not r.ok
+
+        async def one(model: Model) -> MemberResult:
+            outcome = await judge_pair(
+                loaded, meta["prompt"], meta["story_x"], meta["story_y"], model, config, max_words=max_words
             )
-            return Score.unscored(reason=reasons, metadata=record)
-        value = {
-            "score_x": outcome.score_x,
-            "plus_diff_xy": float(outcome.xy.plus_diff),
-            "plus_diff_yx": float(outcome.yx.plus_diff),
-            "flipped": float(outcome.flipped),
-            "slot_a_wins": float(outcome.slot_a_wins),
-            "slot_b_wins": float(outcome.slot_b_wins),
-        }
+            return _pair_member(outcome)
+
+        result = await judge_with_panel(panel, panel_members(panel, grader), one)
+        record: dict[str, Any] = {"model_x": meta["model_x"], "model_y": meta["model_y"]}
+        if result.single:  # one judge: its order records at the top level, as always
+            record |= result.results[0].details
+        record |= {"rubric": loaded.id, "rubric_sha256": loaded.sha256} | result.metadata()
+        if result.single:
+            for entry in record["panel"]:  # kept once, at the top level
+                entry.pop("xy", None), entry.pop("yx", None)
+        if not result.scored:
+            record["unscored_reason"] = result.unscored_reason
+            return Score.unscored(reason=result.unscored_reason, metadata=record)
+        value = result.value()
+        if result.single:
+            outcome = result.results[0].source
+            answer = f"X as A: {outcome.xy.verdict}; X as B: {outcome.yx.verdict}"
+        else:
+            answer = "; ".join(
+                f"{m.role}: {r.value['score_x']:.2f}" if r.value else f"{m.role}: unscored"
+                for m, r in zip(result.members, result.results)
+            )
         return Score(
             value=value,
-            answer=f"X as A: {outcome.xy.verdict}; X as B: {outcome.yx.verdict}",
-            explanation=f"score for {meta['model_x']}: {outcome.score_x:.3f}"
-            + (" (verdict flips with the order)" if outcome.flipped else ""),
+            answer=answer,
+            explanation=f"score for {meta['model_x']}: {value['score_x']:.3f}"
+            + (" (verdict flips with the order)" if result.single and value["flipped"] else "")
+            + ("" if result.single else f" (panel of {len(result.results)}, {panel.aggregate})"),
             metadata=record,
         )
 
@@ -361,6 +395,9 @@ def story_elo(
     rubric: str = PAIRWISE_RUBRIC,
     compact: bool = False,
     judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
+    judges: str = "grader",
+    panel_aggregate: str = "mean",
+    panel_min: int = 1,
     glicko_periods: int = 1,
     bootstrap: int = N_RESAMPLES,
 ) -> Task:
@@ -373,6 +410,11 @@ def story_elo(
     compact, judge_attempts: judging options (2 judge calls per pair).
     glicko_periods: Glicko-2 rating periods over the round robin (1: textbook).
     bootstrap: bootstrap resamples for the Bradley-Terry CIs.
+    judges: comma-separated model roles that judge every story (default grader; bind
+      each with --model-role <role>=<model>): a judge panel.
+    panel_aggregate: mean, median or trimmed (drops the highest and lowest judge when
+      there are 3 or more): how the panel's scores combine.
+    panel_min: judges that must succeed for a sample to be scored (default 1).
     """
     logs = args.text("logs", logs, optional=True)
     generations = args.text("generations", generations, optional=True)
@@ -383,9 +425,10 @@ def story_elo(
     models = args.text("models", models, optional=True)
     max_words = args.positive_int("max_words", max_words, optional=True)
     judging = args.judge_args(rubric, compact, judge_attempts)
+    panel = args.panel_args(judges, panel_aggregate, panel_min)
     glicko_periods = args.positive_int("glicko_periods", glicko_periods)  # type: ignore[assignment]
     bootstrap = args.positive_int("bootstrap", bootstrap)  # type: ignore[assignment]
-    args.require_roles("grader")
+    args.require_roles(*args.judge_roles(panel))
     pool = stories_from_logs(logs) if logs else stories_from_generations(generations)  # type: ignore[arg-type]
     chosen = [m.strip() for m in models.split(",")] if models else None
     pairs = round_robin(pool, chosen)
@@ -412,10 +455,11 @@ def story_elo(
     ]
     return Task(
         dataset=MemoryDataset(samples, name="story_elo_pairs"),
-        solver=[check_roles("grader"), compare_existing()],
+        solver=[check_roles(*args.judge_roles(panel)), compare_existing()],
         scorer=pairwise_score(
             max_words=max_words,
             **judging,
+            **panel,
         ),
         # the ratings depend on the task's options, so the task sets the scorer's metric
         metrics=[pairwise_ratings(glicko_periods=glicko_periods, bootstrap=bootstrap)],

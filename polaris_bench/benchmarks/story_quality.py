@@ -167,6 +167,9 @@ def story_quality(
     rubric: str = "story_quality",
     compact: bool = False,
     judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
+    judges: str = "grader",
+    panel_aggregate: str = "mean",
+    panel_min: int = 1,
     partial_replies: bool = False,
 ) -> Task:
     """Args:
@@ -184,21 +187,27 @@ def story_quality(
     partial_replies: score a judge reply that leaves dimensions out, as the POLARIS
       evaluation code does (published_overall from its reported totals); default: retry,
       then leave the sample unscored.
+    judges: comma-separated model roles that judge every story (default grader; bind
+      each with --model-role <role>=<model>): a judge panel.
+    panel_aggregate: mean, median or trimmed (drops the highest and lowest judge when
+      there are 3 or more): how the panel's scores combine.
+    panel_min: judges that must succeed for a sample to be scored (default 1).
     """
     writer = args.writer_args(max_tokens, thinking, thinking_allowance)
     judging = args.judge_args(rubric, compact, judge_attempts, partial_replies)
+    panel = args.panel_args(judges, panel_aggregate, panel_min)
     dataset = args.text("dataset", dataset, optional=True)
     split = args.text("split", split)
     generations = args.text("generations", generations, optional=True)
-    args.require_roles("grader")
+    args.require_roles(*args.judge_roles(panel))
     samples = with_generations(
         load_polaris_prompts(dataset, split=split, benchmark="story_quality", revision=revision), generations
     )
     return Task(
         dataset=MemoryDataset(samples, name="polaris_id"),
-        solver=story_solver(generations, **writer),
+        solver=story_solver(generations, roles=args.judge_roles(panel), **writer),
         scorer=[
-            story_quality_scorer(**judging),
+            story_quality_scorer(**judging, **panel),
             length_adherence(),
         ],
         metadata={

@@ -149,12 +149,45 @@ def judge_args(rubric: Any, compact: Any, judge_attempts: Any, partial_replies: 
     return checked
 
 
+def panel_args(judges: Any, panel_aggregate: Any, panel_min: Any) -> dict[str, Any]:
+    """The judge panel's arguments, checked (``<scorer>(**...)``): ``judges`` is a comma
+    list of model roles (Inspect hands ``a,b`` over as a list)."""
+    from polaris_bench.judging.panel import AGGREGATES
+
+    problem = "expected model role names separated by commas, e.g. grader,grader_b,grader_c"
+    if isinstance(judges, str):
+        roles = [r.strip() for r in judges.split(",")]
+    elif isinstance(judges, (list, tuple)) and all(isinstance(r, str) for r in judges):
+        roles = [r.strip() for r in judges]
+    else:
+        raise TaskArgumentError("judges", judges, problem)
+    if not roles or any(not r or any(ch.isspace() or ch in "=," for ch in r) for r in roles):
+        raise TaskArgumentError("judges", judges, problem)
+    repeated = sorted({r for r in roles if roles.count(r) > 1})
+    if repeated:
+        raise TaskArgumentError("judges", judges, f"role {', '.join(repeated)} named twice")
+    minimum = positive_int("panel_min", panel_min)
+    if minimum > len(roles):  # type: ignore[operator]
+        raise TaskArgumentError("panel_min", panel_min, f"must be at most the number of judges ({len(roles)})")
+    return {
+        "judges": ",".join(roles),
+        "panel_aggregate": choice("panel_aggregate", panel_aggregate, AGGREGATES),
+        "panel_min": minimum,
+    }
+
+
+def judge_roles(panel: dict[str, Any]) -> tuple[str, ...]:
+    """The roles a checked ``panel_args`` names."""
+    return tuple(panel["judges"].split(","))
+
+
 # -- model roles --------------------------------------------------------------------
 
 
 def require_roles(*roles: str) -> None:
     """Fail task creation when ``inspect eval`` runs it without a role it needs (the
-    judge is the ``grader`` role), before any writer call.
+    judge is the ``grader`` role; a judge panel needs every role of ``-T judges=``),
+    before any writer call.
 
     Roles are known only when Inspect creates the task inside an eval; a task object
     made beforehand in Python (``eval(length_gen(), model_roles=...)``) is checked by

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
+from inspect_ai.model import Model
 from inspect_ai.scorer import Score, Scorer, Target, grouped, mean, scorer
 from inspect_ai.solver import TaskState
 
@@ -36,8 +37,15 @@ from polaris_bench.benchmarks.generations import with_generations
 from polaris_bench.benchmarks.solvers import DEFAULT_THINKING_ALLOWANCE, story_solver
 from polaris_bench.benchmarks.stated_length import parse_stated_length
 from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS, JudgeConfig, judge_story
+from polaris_bench.judging.panel import (
+    MemberResult,
+    Panel,
+    PanelResult,
+    judge_with_panel,
+    panel_members,
+)
 from polaris_bench.judging.rubric import Criterion, Rubric, load_rubric
-from polaris_bench.judging.scorers import _judge_config
+from polaris_bench.judging.scorers import _judge_config, make_panel
 from polaris_bench.metrics.length import bucket, bucket_2k, has_cjk
 from polaris_bench.metrics.scorer import length_adherence, prompt_stderr
 from polaris_bench.story import prompt_text, story_text
@@ -182,20 +190,22 @@ def checklist_criterion(item: dict[str, Any], position: int) -> Criterion:
     )
 
 
-async def judge_checklist(
+async def judge_checklist_member(
     base: Rubric,
     prompt: str,
     story: str,
     checklist: list[dict[str, Any]],
-    grader: str | None,
+    grader: Model | str | None,
     config: JudgeConfig,
-) -> Score:
+) -> MemberResult:
+    """One judge on every checklist criterion (one ``judge_story`` call each, at once):
+    its ``score`` is the mean over criteria; any criterion left unscored fails it."""
     rubrics = [base.with_criteria([checklist_criterion(item, i)]) for i, item in enumerate(checklist, start=1)]
     judgements = await asyncio.gather(*(judge_story(r, prompt, story, grader, config) for r in rubrics))
-    per_criterion = []
+    rows = []
     for item, r, j in zip(checklist, rubrics, judgements):
         cid = r.criteria[0].id
-        per_criterion.append(
+        rows.append(
             {
                 "id": cid,
                 "name": item["name"],
@@ -205,44 +215,96 @@ async def judge_checklist(
                 "unscored_reason": j.unscored_reason,
             }
         )
-    meta = {
-        "rubric": base.id,
-        "rubric_sha256": base.sha256,
-        "judge_model": judgements[0].judge_model if judgements else None,
-        "judge_calls": len(judgements),
-        "criteria": per_criterion,
-    }
-    failed = [c for c in per_criterion if c["score"] is None]
+    attempts = sum(j.attempts for j in judgements)
+    failed = [c for c in rows if c["score"] is None]
     if failed:
         reasons = "; ".join(f"{c['name']}: {c['unscored_reason']}" for c in failed)
-        return Score.unscored(
-            reason=f"{len(failed)} of {len(per_criterion)} criteria unscored: {reasons}",
-            answer=story[:200],
-            metadata=meta,
-        )
-    values = [float(c["score"]) for c in per_criterion]
-    score = sum(values) / len(values)
-    return Score(
-        value={"score": score},
-        answer=story[:200],
-        explanation="; ".join(f"{c['name']}: {c['score']}" for c in per_criterion),
-        metadata=meta,
-    )
+        reason = f"{len(failed)} of {len(rows)} criteria unscored: {reasons}"
+        return MemberResult(None, None, attempts, reason, source=rows)
+    value = {"score": sum(float(c["score"]) for c in rows) / len(rows)}
+    return MemberResult(value, {c["id"]: c["score"] for c in rows}, attempts, None, source=rows)
+
+
+def checklist_metadata(base: Rubric, result: PanelResult, checklist: list[dict[str, Any]]) -> dict[str, Any]:
+    """One judge: its criterion rows as always. A panel: each criterion's panel score,
+    and each member's rows (with their evidence) in its ``panel`` entry."""
+    if result.single:
+        rows = result.results[0].source
+    else:
+        for r in result.results:
+            r.details["evidence"] = {c["id"]: c["evidence"] for c in r.source}
+        panel_scores = result.criteria()
+        rows = [
+            {
+                "id": f"c{i}",
+                "name": item["name"],
+                "score": panel_scores.get(f"c{i}"),
+                "attempts": sum(r.source[i - 1]["attempts"] for r in result.results),
+                "evidence": None,
+                "unscored_reason": "; ".join(
+                    f"{m.role}: {r.source[i - 1]['unscored_reason']}"
+                    for m, r in zip(result.members, result.results)
+                    if r.source[i - 1]["unscored_reason"]
+                )
+                or None,
+            }
+            for i, item in enumerate(checklist, start=1)
+        ]
+    return {
+        "rubric": base.id,
+        "rubric_sha256": base.sha256,
+        "judge_calls": len(checklist) * len(result.results),
+        "attempts": sum(r.attempts for r in result.results),
+        "criteria": rows,
+    } | result.metadata()
+
+
+async def judge_checklist(
+    base: Rubric,
+    prompt: str,
+    story: str,
+    checklist: list[dict[str, Any]],
+    grader: Model | str | None,
+    config: JudgeConfig,
+    panel: Panel = Panel(),
+) -> Score:
+    """Every panel member judges every criterion; the sample's ``score`` is the panel
+    aggregate of the members' means."""
+
+    async def one(model: Model) -> MemberResult:
+        return await judge_checklist_member(base, prompt, story, checklist, model, config)
+
+    result = await judge_with_panel(panel, panel_members(panel, grader), one)
+    meta = checklist_metadata(base, result, checklist)
+    if not result.scored:
+        meta["unscored_reason"] = result.unscored_reason
+        return Score.unscored(reason=result.unscored_reason, answer=story[:200], metadata=meta)
+    value = result.value()
+    explanation = "; ".join(f"{c['name']}: {c['score']:g}" for c in meta["criteria"] if c["score"] is not None)
+    return Score(value=value, answer=story[:200], explanation=explanation, metadata=meta)
 
 
 @scorer(metrics={"score": [mean(), prompt_stderr(), grouped(mean(), "domain2", all=False)]})
 def writingbench_score(
-    rubric: str = "writingbench", compact: bool = False, max_attempts: int = DEFAULT_JUDGE_ATTEMPTS, grader: str | None = None
+    rubric: str = "writingbench",
+    compact: bool = False,
+    max_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
+    grader: str | None = None,
+    judges: str = "grader",
+    panel_aggregate: str = "mean",
+    panel_min: int = 1,
 ) -> Scorer:
-    """WritingBench: one judge call per checklist criterion (1-10); ``score`` = mean."""
+    """WritingBench: one judge call per checklist criterion (1-10) and panel member;
+    ``score`` = the panel aggregate of each member's mean over criteria."""
     base = load_rubric(rubric)
     config = _judge_config(compact, max_attempts)
+    panel = make_panel(judges, panel_aggregate, panel_min)
 
     async def score(state: TaskState, target: Target) -> Score:
         checklist = state.metadata.get("checklist")
         if not checklist:
             raise ValueError(f"sample {state.sample_id!r} has no WritingBench checklist in its metadata")
-        return await judge_checklist(base, prompt_text(state), story_text(state), checklist, grader, config)
+        return await judge_checklist(base, prompt_text(state), story_text(state), checklist, grader, config, panel)
 
     return score
 
@@ -263,6 +325,9 @@ def writingbench(
     rubric: str = "writingbench",
     compact: bool = False,
     judge_attempts: int = DEFAULT_JUDGE_ATTEMPTS,
+    judges: str = "grader",
+    panel_aggregate: str = "mean",
+    panel_min: int = 1,
 ) -> Task:
     """Args:
     dataset: WritingBench benchmark_all.jsonl or a subset in its format (default: the
@@ -274,21 +339,28 @@ def writingbench(
     thinking: true/false: whether the writer thinks (default: inferred from the
       model name; only a thinking writer gets the thinking allowance).
     thinking_allowance: extra tokens for a thinking writer's reasoning.
-    rubric, compact, judge_attempts: judging options (5 judge calls per sample).
+    rubric, compact, judge_attempts: judging options (one judge call per checklist
+      criterion and judge: 5 per sample with one judge).
+    judges: comma-separated model roles that judge every story (default grader; bind
+      each with --model-role <role>=<model>): a judge panel.
+    panel_aggregate: mean, median or trimmed (drops the highest and lowest judge when
+      there are 3 or more): how the panel's scores combine.
+    panel_min: judges that must succeed for a sample to be scored (default 1).
     """
     writer = args.writer_args(max_tokens, thinking, thinking_allowance)
     judging = args.judge_args(rubric, compact, judge_attempts)
+    panel = args.panel_args(judges, panel_aggregate, panel_min)
     dataset = args.text("dataset", dataset, optional=True)
     domain = args.text("domain", domain)  # type: ignore[assignment]
     language = args.choice("language", language, ("en", "zh", "all"))
     generations = args.text("generations", generations, optional=True)
-    args.require_roles("grader")
+    args.require_roles(*args.judge_roles(panel))
     samples = with_generations(load_writingbench(dataset, domain=domain, language=language), generations)  # type: ignore[arg-type]
     return Task(
         dataset=MemoryDataset(samples, name=f"writingbench_{domain}_{language}"),
-        solver=story_solver(generations, **writer),
+        solver=story_solver(generations, roles=args.judge_roles(panel), **writer),
         scorer=[
-            writingbench_score(**judging),
+            writingbench_score(**judging, **panel),
             # Chinese lengths are characters: LongWriter's count (CJK chars + words)
             length_adherence(method="paper" if language == "en" else "longwriter"),
         ],

@@ -138,18 +138,21 @@ class PositionCounts(Protocol):
     pair's score value as a ``PairCounts`` (``story_elo``'s metric)."""
 
     @property
-    def flipped(self) -> bool: ...
+    def flipped(self) -> float: ...
     @property
-    def slot_a_wins(self) -> int: ...
+    def slot_a_wins(self) -> float: ...
     @property
-    def slot_b_wins(self) -> int: ...
+    def slot_b_wins(self) -> float: ...
 
 
 @dataclass(frozen=True)
 class PairCounts:
-    flipped: bool
-    slot_a_wins: int
-    slot_b_wins: int
+    """A judge panel's counts are its aggregate (``flipped`` 1/3: one member of three
+    flipped)."""
+
+    flipped: float
+    slot_a_wins: float
+    slot_b_wins: float
 
 
 def position_bias(pairs: Iterable[PositionCounts]) -> dict[str, float]:
@@ -162,7 +165,7 @@ def position_bias(pairs: Iterable[PositionCounts]) -> dict[str, float]:
     a = sum(p.slot_a_wins for p in done)
     b = sum(p.slot_b_wins for p in done)
     return {
-        "flip_rate": sum(bool(p.flipped) for p in done) / len(done),
+        "flip_rate": sum(float(p.flipped) for p in done) / len(done),
         "slot_a_win_rate": a / (a + b) if a + b else float("nan"),
     }
 

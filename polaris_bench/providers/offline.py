@@ -14,6 +14,10 @@ be exercised end to end without a network or a GPU.
   every string array. ``-M latency=0.5`` sleeps per call, ``-M malformed=0.2`` makes
   that share of replies malformed, ``-M fail=0.1`` makes that share of calls raise.
   Scores are a deterministic function of the story, the schema and the seed.
+* ``offline/judge-<name>``: the same, but its scores lean on a story's own latent
+  quality per criterion (shared by every name) plus noise of its own (``<name>``
+  and the seed), so ``judge-a``, ``judge-b`` and ``judge-c`` agree as real judges
+  do: correlated with one another, never identical.
 """
 
 from __future__ import annotations
@@ -52,6 +56,40 @@ _VOCAB = {
     "distant unfinished warm brittle careful".split(),
     "names": "Mara Tobias Inez Oren Lucia Pell Hana Corwin Adaeze Sven".split(),
 }
+
+
+class _LeaningRandom(random.Random):
+    """A named judge's randomness: each numeric choice (a score), the k-th of the
+    reply, sits near the story's own latent quality for that k (shared by all names),
+    moved by this judge's noise (sd ``NAMED_JUDGE_NOISE`` of the scale)."""
+
+    NAMED_JUDGE_NOISE = 0.2
+
+    def __init__(self, seed: int, story: str) -> None:
+        super().__init__(seed)
+        self._story = story
+        self._k = 0
+
+    def _lean(self, n: int) -> int:
+        latent = _rng("story-latent", self._story, self._k).random()
+        self._k += 1
+        pos = min(max(latent + self.gauss(0.0, self.NAMED_JUDGE_NOISE), 0.0), 1.0)
+        return round(pos * (n - 1))
+
+    def choice(self, seq: Any) -> Any:
+        if len(seq) > 1 and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in seq):
+            return sorted(seq)[self._lean(len(seq))]
+        return super().choice(seq)
+
+    def randint(self, a: int, b: int) -> int:
+        return a + self._lean(b - a + 1)
+
+
+def _judge_rng(model_name: str, story: str, seed: int | None) -> random.Random:
+    base = _rng(model_name, story, seed)
+    if model_name == "judge":
+        return base
+    return _LeaningRandom(base.getrandbits(64), story)
 
 
 class OfflineError(RuntimeError):
@@ -220,7 +258,7 @@ class OfflineModel(ModelAPI):
     def _judge(self, prompt: str, config: GenerateConfig) -> ModelOutput:
         match = _STORY.search(prompt)
         story = match.group(1) if match else prompt
-        rng = _rng(self.model_name, story, config.seed)
+        rng = _judge_rng(self.model_name, story, config.seed)
         if rng.random() < self.fail:
             raise OfflineError("offline judge: simulated provider failure")
         if config.response_schema is None:
