@@ -1,0 +1,85 @@
+"""Benchmark: the wall time of a 3-member judge panel over a 1-judge run.
+
+Runs tasks/length_gen.py on 100 stories (25 prompts x 4 targets) with the offline
+writer, judged once by ``offline/judge-a`` alone and once by the panel
+``offline/judge-a``, ``judge-b``, ``judge-c`` (``-T judges=grader,grader_b,grader_c``),
+every judge with 0.5 s simulated latency, at ``--max-connections 20``, and prints
+panel / single (target <= 1.15), and the same runs without latency, which
+separate the harness's own CPU time from the judges' waiting. The members judge each
+story at once, and
+Inspect keeps one connection pool per judge model (the pool key is the provider
+plus the provider's ``connection_key()``: the offline provider's is the model name;
+OpenAI, Anthropic and Google key by API key and model), so each of the three
+judges gets its own 20 connections and a sample holds one slot of each.
+
+    .venv/bin/python bench/panel_overhead.py [--stories 100] [--latency 0.5] [--connections 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from inspect_ai import eval as inspect_eval
+from inspect_ai.model import get_model
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tasks"))
+
+from length_gen import length_gen  # noqa: E402
+
+TARGETS = "300,600,900,1200"
+PANEL = ("grader", "grader_b", "grader_c")
+
+
+def run_seconds(members: int, latency: float, connections: int, prompts: int) -> tuple[float, int, int]:
+    """Wall time, samples and judge calls of one length_gen run judged by ``members``
+    offline judges."""
+    roles = {role: get_model(f"offline/judge-{'abc'[i]}", latency=latency, memoize=False)
+             for i, role in enumerate(PANEL[:members])}
+    logs = tempfile.mkdtemp(prefix="polaris-panel-")
+    start = time.perf_counter()
+    [log] = inspect_eval(
+        length_gen(prompts=str(prompts), targets=TARGETS, compact=True, judges=",".join(roles)),
+        model="offline/writer",
+        model_roles=roles,
+        max_connections=connections,
+        log_dir=logs,
+        display="none",
+    )
+    elapsed = time.perf_counter() - start
+    assert log.status == "success", log.error
+    calls = sum(
+        entry["attempts"] for s in log.samples for entry in s.scores["story_quality"].metadata["panel"]
+    )
+    return elapsed, len(log.samples), calls
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--stories", type=int, default=100, help="a multiple of 4 (prompts x 4 targets)")
+    ap.add_argument("--latency", type=float, default=0.5)
+    ap.add_argument("--connections", type=int, default=20)
+    args = ap.parse_args()
+    prompts = max(1, args.stories // len(TARGETS.split(",")))
+
+    run_seconds(3, 0.0, args.connections, 2)  # warm-up: imports, registries, first log
+    single, n, calls1 = run_seconds(1, args.latency, args.connections, prompts)
+    panel, _, calls3 = run_seconds(3, args.latency, args.connections, prompts)
+    # the same runs without latency: the harness's own CPU time (Inspect's work per
+    # judge call, logging, metrics), which a panel multiplies by its size
+    single0, _, _ = run_seconds(1, 0.0, args.connections, prompts)
+    panel0, _, _ = run_seconds(3, 0.0, args.connections, prompts)
+    ideal = n * args.latency / args.connections
+    print(f"stories: {n}  judge latency: {args.latency} s  max connections: {args.connections} per judge model")
+    print(f"1 judge : {single:.2f} s for {calls1} judge calls (latency alone: {ideal:.2f} s); no latency: {single0:.2f} s")
+    print(f"3 judges: {panel:.2f} s for {calls3} judge calls; no latency: {panel0:.2f} s")
+    print(f"time the latency adds: 1 judge {single - single0:.2f} s, 3 judges {panel - panel0:.2f} s "
+          f"(ratio {(panel - panel0) / (single - single0):.3f}: members wait at once)")
+    print(f"panel overhead ratio (3-member panel / 1 judge): {panel / single:.3f}   target <= 1.15")
+
+if __name__ == "__main__":
+    main()
