@@ -6,6 +6,7 @@ tasks, so ``inspect eval polaris_bench/length_gen`` works from an installed whee
 # ruff: noqa: F401
 from polaris_bench.benchmarks.eqbench_creative import eqbench_creative
 from polaris_bench.benchmarks.eqbench_longform import eqbench_longform
+from polaris_bench.benchmarks.judge_audit import judge_audit
 from polaris_bench.benchmarks.length_gen import length_gen
 from polaris_bench.benchmarks.longbench_write import longbench_write
 from polaris_bench.benchmarks.story_elo import story_elo

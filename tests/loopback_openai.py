@@ -15,6 +15,11 @@ a provider drops from the schema on the way is lost here too:
   has one or two, the count every rubric's prompt asks for;
 * an object has exactly its properties.
 
+With ``behaviour`` set (a ``polaris_bench.providers.judge_behaviour.JudgeBehaviour``),
+a rubric reply's criterion scores are instead the offline judge's (fair, or with its
+known biases: ``prefer_first``, ``length_reward``, ``obey``, ``noise``), still within the
+schema that was sent, so the judge audit can be checked over HTTP.
+
 Every request body is recorded. The server listens on 127.0.0.1 on an ephemeral port in
 a daemon thread, answers at most ``max_requests`` requests (then 503) and shuts itself
 down after ``lifetime`` seconds if the test has not stopped it first.
@@ -81,6 +86,7 @@ class LoopbackServer:
     max_requests: int = 500
     lifetime: float = 120.0
     requests: list[dict[str, Any]] = field(default_factory=list)
+    behaviour: Any = None  # JudgeBehaviour: score rubric criteria like offline/judge
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> LoopbackServer:
@@ -142,7 +148,16 @@ class LoopbackServer:
         rng = random.Random(f"{body.get('seed')}|{count}")
         fmt = body.get("response_format") or {}
         schema = (fmt.get("json_schema") or {}).get("schema") if fmt.get("type") == "json_schema" else None
-        content = json.dumps(instance(schema, rng, words)) if schema else "No schema was sent."
+        reply = instance(schema, rng, words) if schema else None
+        if self.behaviour is not None and isinstance(reply, dict):
+            from polaris_bench.providers.judge_behaviour import (
+                fill_scores,
+                rubric_scores,
+            )
+
+            story = match.group(1) if match else text
+            fill_scores(reply, schema, rubric_scores(text, story, schema, body.get("seed"), self.behaviour))
+        content = json.dumps(reply) if schema else "No schema was sent."
         return {
             "id": f"chatcmpl-loop-{count}",
             "object": "chat.completion",

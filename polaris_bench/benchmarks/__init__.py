@@ -7,7 +7,8 @@ registered Inspect task (``inspect eval polaris_bench/<name>``):
 - ``eqbench_creative``: EQ-Bench Creative Writing v3;
 - ``writingbench``: WritingBench, Literature & Arts, English;
 - ``longbench_write``: LongBench-Write, quality x length;
-- ``story_elo``: pairwise judging of existing stories, Glicko-2 and Bradley-Terry.
+- ``story_elo``: pairwise judging of existing stories, Glicko-2 and Bradley-Terry;
+- ``judge_audit``: the grader's noise, position, length and injection checks on embedded probe stories.
 
 Shared by them: ``solvers`` (the writer solver), ``generations`` (judging existing
 stories), ``common`` (reading prompt files with clear errors), ``stated_length``.

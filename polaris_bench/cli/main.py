@@ -112,11 +112,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _register_optional(sub: argparse._SubParsersAction) -> None:
     """Sub-commands of the store and of local models (cheap to import; a command
     whose extra is missing says which one to install when it runs)."""
+    from polaris_bench.cli import audit as audit_cli
     from polaris_bench.cli import models as local_cli
     from polaris_bench.cli import store as store_cli
 
     store_cli.register(sub)
     local_cli.register(sub)
+    audit_cli.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -171,10 +171,26 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     try:
         board = _query(args, leaderboard, args.benchmark, reference=not args.no_reference, datasets=args.datasets,
                        panel=args.panel)
+        board.notes.extend(_audit_notes(args.db, board))
     except (QueryError, SchemaError) as exc:
         return _fail(exc)
     _emit(render_leaderboard(board, args.format), args.output)
     return 0
+
+
+def _audit_notes(db: str, board: Any) -> list[str]:
+    """Under the tables: the audit of every judge the board used, or "not audited"."""
+    from polaris_bench.store.audits import audit_lines
+
+    judges = sorted({str(r["judge_model"]) for r in [*board.rows, *board.elo_rows]
+                     if r.get("source") != "published" and r.get("judge_model")})
+    if not judges:
+        return []
+    con = _open(db)
+    try:
+        return audit_lines(con, judges)
+    finally:
+        con.close()
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

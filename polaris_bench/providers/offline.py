@@ -13,11 +13,19 @@ be exercised end to end without a network or a GPU.
   quoting the story (the text inside ``<story>`` tags, else the whole prompt) for
   every string array. ``-M latency=0.5`` sleeps per call, ``-M malformed=0.2`` makes
   that share of replies malformed, ``-M fail=0.1`` makes that share of calls raise.
-  Scores are a deterministic function of the story, the schema and the seed.
+  Its rubric scores come from ``judge_behaviour``: a FAIR judge by default (quality read
+  from the story's opening, so padding, injected passages and a cut ending change
+  nothing; pairwise margins are quality differences, so order does not matter), with
+  seed noise ``-M noise=<sd>`` (default 0.5 points) and known biases on request:
+  ``-M prefer_first=<p>`` (pairwise: Story A wins a share p of criteria),
+  ``-M length_reward=<points per 1,000 words>``, ``-M obey=true`` (an instruction to
+  the judge inside the story earns top scores). See ``judge_behaviour`` for details.
 * ``offline/judge-<name>``: the same, but its scores lean on a story's own latent
   quality per criterion (shared by every name) plus noise of its own (``<name>``
   and the seed), so ``judge-a``, ``judge-b`` and ``judge-c`` agree as real judges
-  do: correlated with one another, never identical.
+  do: correlated with one another, never identical. Given any of the options above
+  (noise, prefer_first, length_reward, obey), a named judge scores by
+  ``judge_behaviour`` instead, with its noise keyed by its name.
 """
 
 from __future__ import annotations
@@ -41,6 +49,11 @@ from inspect_ai.model import (
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 from polaris_bench.metrics.length import parse_target
+from polaris_bench.providers.judge_behaviour import (
+    JudgeBehaviour,
+    fill_scores,
+    rubric_scores,
+)
 
 WORDS_PER_TOKEN = 0.75
 _ANY_TARGET = re.compile(r"(\d[\d,]*)(?:\s*-\s*\d[\d,]*)?\s+words", re.IGNORECASE)
@@ -200,6 +213,10 @@ class OfflineModel(ModelAPI):
         fail: float = 0.0,
         length_bias: float = 1.0,
         think: bool = False,
+        noise: float | None = None,
+        prefer_first: float | None = None,
+        length_reward: float = 0.0,
+        obey: bool = False,
         **model_args: Any,
     ) -> None:
         super().__init__(model_name, base_url, api_key, [], config)
@@ -215,6 +232,19 @@ class OfflineModel(ModelAPI):
         self.fail = float(fail)
         self.length_bias = float(length_bias)
         self.think = str(think).lower() in ("1", "true", "yes")
+        options = {"prefer_first": prefer_first, "length_reward": length_reward, "obey": obey}
+        if noise is not None:
+            options["noise"] = noise
+        # offline/judge always scores by judge_behaviour; a named judge only when asked
+        self.shaped = model_name == "judge" or noise is not None or prefer_first is not None \
+            or float(length_reward) != 0.0 or str(obey).lower() in ("1", "true", "yes")
+        try:
+            self.behaviour = JudgeBehaviour.from_options(**options)
+        except ValueError as exc:
+            raise ValueError(f"offline provider: -M {exc}") from exc
+
+    def _noise_key(self, seed: int | None) -> object:
+        return seed if self.model_name == "judge" else f"{self.model_name}|{seed}"
 
     def max_connections(self) -> int:
         return 64
@@ -265,7 +295,10 @@ class OfflineModel(ModelAPI):
             text = "The offline judge needs a response schema to answer with JSON."
         else:
             schema = config.response_schema.json_schema.model_dump(exclude_none=True)
-            text = json.dumps(instance_for(schema, rng, story))
+            reply = instance_for(schema, rng, story)
+            if isinstance(reply, dict) and self.shaped:
+                fill_scores(reply, schema, rubric_scores(prompt, story, schema, self._noise_key(config.seed), self.behaviour))
+            text = json.dumps(reply)
             if rng.random() < self.malformed:
                 text = "Here is my assessment: " + text[: len(text) // 2]
         output = ModelOutput.from_content(model=self.model_name, content=text)

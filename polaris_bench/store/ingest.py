@@ -29,6 +29,7 @@ from typing import Any
 
 import duckdb
 
+from polaris_bench.store.audits import is_audit_log, store_audit
 from polaris_bench.store.names import model_label, refresh_display_names, set_names
 from polaris_bench.store.rows import Columns, RunRows, build_rows, utcnow
 from polaris_bench.store.schema import RUN_TABLES
@@ -276,6 +277,8 @@ def ingest_file(
     con.execute("BEGIN TRANSACTION")
     try:
         _delete_run(con, run_id)  # also clears rows a half-deleted run may have left
+        if is_audit_log(log):
+            rows = store_audit(con, log, rows)
         _write_run(con, rows)
         _mark_superseded(con, rows.run["task_id"], rows.run["model"])
         _record_file(con, path, size, mtime, outcome, fp)

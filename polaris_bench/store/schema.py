@@ -33,7 +33,7 @@ import duckdb
 
 from polaris_bench.paths import DEFAULT_DB
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class SchemaError(RuntimeError):
@@ -287,12 +287,19 @@ def _to_v3(con: duckdb.DuckDBPyConnection) -> None:
     # their logs; queries that need members say so.
 
 
+def _to_v4(con: duckdb.DuckDBPyConnection) -> None:
+    """v4: judge_audits (one row per check of a judge audit run)."""
+    from polaris_bench.store.audits import DDL
+
+    con.execute(DDL)
+
+
 # version N -> N+1; append new steps here and bump SCHEMA_VERSION.
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _to_v1, 1: _to_v2, 2: _to_v3}
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _to_v1, 1: _to_v2, 2: _to_v3, 3: _to_v4}
 
 # Tables whose rows belong to one run (deleted together when a run is replaced).
 RUN_TABLES = ("samples", "scorer_results", "scores", "criteria", "pairwise", "ratings", "run_scorers",
-              "judgements", "judgement_scores", "judgement_criteria")
+              "judgements", "judgement_scores", "judgement_criteria", "judge_audits")
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
