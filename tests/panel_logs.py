@@ -88,3 +88,31 @@ def panel_log(path: Path, writer: str, panels: Sequence[list[dict] | None], *, a
     path.parent.mkdir(parents=True, exist_ok=True)
     write_eval_log(log, str(path))
     return path
+
+
+def pairwise_panel_log(path: Path, verdicts: Sequence[Sequence[float]]) -> Path:
+    """A story_elo log: pair i (writer-a vs writer-b on prompt p{i}) judged by three
+    members whose ``score_x`` are ``verdicts[i]``; the score is their mean."""
+    from inspect_ai.log import EvalConfig, EvalDataset, EvalLog, EvalSample, EvalSpec, write_eval_log
+    from inspect_ai.log._log import EvalResults, EvalStats
+    from inspect_ai.scorer import Score
+
+    samples = []
+    for i, row in enumerate(verdicts):
+        panel = [{"role": r, "model": m, "value": {"score_x": v}, "criteria": None, "attempts": 1,
+                  "unscored_reason": None} for r, m, v in zip(ROLES, JUDGES, row)]
+        meta = {"judge_model": "+".join(JUDGES), "rubric_sha256": "p" * 64, "model_x": "offline/writer-a",
+                "model_y": "offline/writer-b", "panel": panel, "panel_aggregate": "mean", "panel_size": 3,
+                "panel_failed": 0}
+        samples.append(EvalSample(id=f"p{i}", epoch=1, input=f"pair {i}", target="",
+                                  metadata={"prompt_id": f"p{i}", "sample_id": f"p{i}@1000"},
+                                  scores={"pairwise_score": Score(value={"score_x": float(np.mean(row))},
+                                                                  metadata=meta)}))
+    spec = EvalSpec(created="2026-01-01T00:00:00+00:00", task="story_elo", dataset=EvalDataset(name="story_elo"),
+                    model="none/none", config=EvalConfig())
+    log = EvalLog(eval=spec, status="success", samples=samples,
+                  results=EvalResults(total_samples=len(samples), completed_samples=len(samples)),
+                  stats=EvalStats(started_at="2026-01-01T00:00:00+00:00", completed_at="2026-01-01T00:01:00+00:00"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_eval_log(log, str(path))
+    return path

@@ -272,3 +272,17 @@ def test_resampled_alpha_form_equals_the_krippendorff_package():
     ci = alpha_ci(data, np.repeat(np.arange(10), 4), n_resamples=300)
     assert ci.low < ci.mean < ci.high and ci.clusters == 10
     assert np.isnan(interval_alpha(np.array([[1.0, np.nan], [np.nan, 2.0]])))  # no unit with 2 values
+
+
+def test_agreement_covers_a_pairwise_panel(tmp_path):
+    from panel_logs import pairwise_panel_log
+
+    verdicts = [[1.0, 1.0, 0.5], [0.0, 0.5, 0.0], [1.0, 0.5, 1.0], [0.0, 0.0, 0.0], [0.5, 1.0, 1.0], [1.0, 1.0, 0.5]]
+    pairwise_panel_log(tmp_path / "elo.eval", verdicts)
+    con = connect(":memory:")
+    ingest(con, [tmp_path / "elo.eval"])
+    results, _ = agreement(con, "story_elo", n_resamples=RESAMPLES)
+    [main] = results
+    want = krippendorff.alpha(reliability_data=np.array(verdicts).T, level_of_measurement="interval")
+    assert main["criterion"] == "score_x" and main["alpha"]["value"] == pytest.approx(want)
+    assert main["rankings"] == [] and main["leave_one_out"] == []  # pairs of writers: no model rankings

@@ -289,7 +289,16 @@ def _selection(con: duckdb.DuckDBPyConnection, benchmark: str | None, include_in
                score: str | None) -> pd.DataFrame:
     from polaris_bench.store.queries import sample_scores
 
-    return sample_scores(con, benchmark, include_incomplete, score)
+    return sample_scores(con, benchmark, include_incomplete, score, pairwise=True)
+
+
+def _pairwise_runs(con: duckdb.DuckDBPyConnection, run_ids: set[str]) -> bool:
+    cur = con.cursor()
+    try:
+        rows = cur.execute("SELECT DISTINCT run_id FROM pairwise").fetchall()
+    finally:
+        cur.close()
+    return bool({r for (r,) in rows} & run_ids)
 
 
 def agreement(
@@ -322,7 +331,9 @@ def agreement(
         if len(setups) > 1:
             notes.append(f"{bench}: runs with {len(setups)} judge setups or datasets are pooled; members are told "
                          "apart by role and model")
-        res = agreement_of(m, key, rankings=True, with_ci=True, n_resamples=n_resamples, seed=seed)
+        # a pairwise run's samples are pairs of writers, not one model's stories: no model rankings
+        rankings = not _pairwise_runs(con, set(m["run_id"]))
+        res = agreement_of(m, key, rankings=rankings, with_ci=True, n_resamples=n_resamples, seed=seed)
         res["benchmark"] = bench
         out.append(res)
         if res["judges"] < 2:
