@@ -93,7 +93,14 @@ def panel_log(path: Path, writer: str, panels: Sequence[list[dict] | None], *, a
 def pairwise_panel_log(path: Path, verdicts: Sequence[Sequence[float]]) -> Path:
     """A story_elo log: pair i (writer-a vs writer-b on prompt p{i}) judged by three
     members whose ``score_x`` are ``verdicts[i]``; the score is their mean."""
-    from inspect_ai.log import EvalConfig, EvalDataset, EvalLog, EvalSample, EvalSpec, write_eval_log
+    from inspect_ai.log import (
+        EvalConfig,
+        EvalDataset,
+        EvalLog,
+        EvalSample,
+        EvalSpec,
+        write_eval_log,
+    )
     from inspect_ai.log._log import EvalResults, EvalStats
     from inspect_ai.scorer import Score
 
