@@ -117,6 +117,13 @@ def test_leaderboard_every_panel_mode_matches_the_logs(run, capsys):
     [a] = board["agreement"]
     assert a["alpha"] == pytest.approx(alpha) and a["alpha_low"] < a["alpha"] < a["alpha_high"]
     assert a["members"] == MEMBERS
+    from polaris_bench.cli.store import main
+
+    assert main(["leaderboard", "--db", db, "--no-reference", "-f", "markdown", "--resamples", "50"]) == 0
+    text = capsys.readouterr().out
+    assert "Krippendorff's alpha" in text
+    for judge in ("offline/judge-a", "offline/judge-b", "offline/judge-c"):  # each member's audit line
+        assert f"judge {judge}: not audited" in text
 
 
 def test_agreement_matches_the_logs(run, capsys):

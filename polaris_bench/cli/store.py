@@ -182,8 +182,10 @@ def _audit_notes(db: str, board: Any) -> list[str]:
     """Under the tables: the audit of every judge the board used, or "not audited"."""
     from polaris_bench.store.audits import audit_lines
 
-    judges = sorted({str(r["judge_model"]) for r in [*board.rows, *board.elo_rows]
-                     if r.get("source") != "published" and r.get("judge_model")})
+    # a panel's judge_model joins its members' models with "+": each member is audited alone
+    judges = sorted({m for r in [*board.rows, *board.elo_rows]
+                     if r.get("source") != "published" and r.get("judge_model")
+                     for m in str(r["judge_model"]).split("+")})
     if not judges:
         return []
     con = _open(db)
