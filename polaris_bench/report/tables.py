@@ -381,11 +381,10 @@ def render_agreement(results: Sequence[dict[str, Any]], notes: Sequence[str], fm
         "agreement": [{**{k: fmt(v) for k, v in r.items()}, "alpha": _ci(r["alpha"], r["alpha_low"], r["alpha_high"],
                                                                        3, r["ci_status"]), "note": r["note"] or ""}
                       for r in tables["agreement"]],
-        "pairs": [{**{k: fmt(v) for k, v in p.items()}, "spearman": _stat(q["spearman"]),
+        "pairs": [{"benchmark": r["benchmark"], "criterion": r["criterion"], "judge_a": q["judge_a"],
+                   "judge_b": q["judge_b"], "n": fmt(q["n"]), "spearman": _stat(q["spearman"]),
                    "kendall": _stat(q["kendall"])}
-                  for r in results for q in r["pairs"] for p in [{"benchmark": r["benchmark"],
-                                                                  "criterion": r["criterion"], "judge_a": q["judge_a"],
-                                                                  "judge_b": q["judge_b"], "n": q["n"]}]],
+                  for r in results for q in r["pairs"]],
         "rankings": [{"benchmark": r["benchmark"], "judge_a": q["judge_a"], "judge_b": q["judge_b"],
                       "models": fmt(q["models"]), "kendall": _stat(q["kendall"])}
                      for r in results for q in r["rankings"]],
