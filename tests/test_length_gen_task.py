@@ -58,6 +58,11 @@ def test_every_sample_has_every_key(tmp_path):
         assert la.value["blank"] == 0  # 150-word target: the blank floor drops to 75 words
     metrics = {m.name: m for m in log.results.scores}
     assert "grouped_short" in metrics["overall"].metrics
+    # the log's summary aggregates the headline keys; the totals stay per-sample values
+    sq_summary = {m.name for m in log.results.scores if m.scorer == "story_quality"}
+    assert {"overall", "reward", "published_overall", "totals_mismatch"} <= sq_summary
+    assert not sq_summary & {"positive_total", "negative_total", "bonus", "penalty", "published_overall_recomputed"}
+    assert set(metrics["totals_mismatch"].metrics) == {"mean"}
 
 
 def test_unparseable_judge_leaves_samples_unscored_with_reason(tmp_path):

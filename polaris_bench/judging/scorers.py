@@ -18,6 +18,7 @@ from inspect_ai.scorer import (
     Score,
     Scorer,
     Target,
+    mean,
     scorer,
 )
 from inspect_ai.solver import TaskState
@@ -142,9 +143,14 @@ SQ_KEYS = [
     "overall", "reward", "published_overall", "published_overall_recomputed", "totals_mismatch",
     "positive_total", "negative_total", "bonus", "penalty",
 ]
+# The keys the log's summary aggregates. The others are per-sample values (in the log
+# and the store, where `polaris leaderboard --score` ranks by any of them): Inspect
+# copies every sample's score once per aggregated key, which a judge panel's metadata
+# makes the main cost of scoring (bench/panel_overhead.py).
+SQ_SUMMARY_KEYS = ["overall", "reward", "published_overall"]
 
 
-@scorer(metrics=_key_metrics(SQ_KEYS, "bucket"))
+@scorer(metrics=[*_key_metrics(SQ_SUMMARY_KEYS, "bucket"), {"totals_mismatch": [mean()]}])
 def story_quality(
     rubric: str = "story_quality",
     compact: bool = False,
