@@ -298,3 +298,18 @@ def test_ingest_prints_what_it_could_not_read(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"warning: {path.name}: no 'length_adherence' scorer in this log" in out
     assert f"warning: {path.name}: story_quality: criterion names are not in the log" in out
+
+
+def test_tables_show_local_judges_by_folder_name(tmp_path):
+    """A judge given as a local path (the demo's hfjson judge) is shown short in the
+    tables and notes a person reads, one model at a time in a panel; the machine
+    formats keep the full label."""
+    from polaris_bench.report.tables import _display
+    from polaris_bench.store.audits import audit_lines
+    from polaris_bench.store.schema import connect
+
+    path = "hfjson//root/.cache/polaris-bench/models/smollm2"
+    assert _display({"judge": f"{path} · compact"})["judge"] == "hfjson/smollm2 · compact"
+    assert _display({"judge": f"openai/gpt-5.4+{path}"})["judge"] == "openai/gpt-5.4+hfjson/smollm2"
+    con = connect(tmp_path / "s.duckdb")
+    assert audit_lines(con, [path]) == ["judge hfjson/smollm2: not audited"]

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from rich.markup import escape
 
+from polaris_bench.store.names import short_judge
+
 Format = Literal["table", "csv", "json", "markdown"]
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -131,6 +133,8 @@ def _display(row: dict[str, Any]) -> dict[str, str]:
     if "unscored_rate" in row:
         out["unscored_rate"] = _unscored_rate(row)
     out["score_ci"] = _ci(row.get("score"), row.get("ci_low"), row.get("ci_high"), digits, row.get("ci_status"))
+    if isinstance(row.get("judge"), str):
+        out["judge"] = short_judge(row["judge"])
     for k in ("truncated", "blank"):
         if k in row:
             out[k] = fmt_share(row[k])

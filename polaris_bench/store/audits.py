@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from polaris_bench.store.names import short_model
 from polaris_bench.store.rows import RunRows
 
 AUDIT_BENCHMARK = "judge_audit"
@@ -186,5 +187,8 @@ def audit_lines(con: duckdb.DuckDBPyConnection, judge_models: list[str]) -> list
     lines: list[str] = []
     for jm in judge_models:
         mine = [s for s in summaries if s["judge_model"] == jm]
-        lines.extend(summary_line(s) for s in mine) if mine else lines.append(f"judge {jm}: not audited")
+        if mine:
+            lines.extend(summary_line(s) for s in mine)
+        else:
+            lines.append(f"judge {short_model(jm)}: not audited")
     return lines

@@ -51,6 +51,14 @@ def model_label(model: str, model_args: Mapping[str, Any] | None) -> str:
     return model + args_suffix(model_args)
 
 
+def short_judge(label: str) -> str:
+    """A judge label (``judge_label``: models joined by "+", then " · mode ...") with each
+    model shortened by ``short_model``, for tables a person reads; the machine formats
+    keep the full label."""
+    models, sep, rest = label.partition(" · ")
+    return "+".join(short_model(m) for m in models.split("+")) + sep + rest
+
+
 def short_model(model: str) -> str:
     """``provider/<folder name>`` for a model given as a local path; else unchanged."""
     provider, sep, rest = model.partition("/")
