@@ -7,6 +7,7 @@ from pathlib import Path
 
 DEFAULT_DB = Path("results") / "polaris.duckdb"  # the results store
 DEFAULT_PLOT = Path("results") / "length_curves.png"  # `polaris plot` and the demo
+DEFAULT_POSITION_PLOT = Path("results") / "position_curves.png"  # `polaris plot --kind position`
 CACHE_ENV = "POLARIS_CACHE"
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from polaris_bench.paths import DEFAULT_DB, DEFAULT_PLOT
+from polaris_bench.paths import DEFAULT_DB, DEFAULT_PLOT, DEFAULT_POSITION_PLOT
 from polaris_bench.stats import N_RESAMPLES
 
 
@@ -231,19 +231,24 @@ def cmd_agreement(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from polaris_bench.report.plots import plot_curves
+    from polaris_bench.report.plots import plot_curves, plot_position
     from polaris_bench.store.queries import QueryError, curves
     from polaris_bench.store.schema import SchemaError
+    from polaris_bench.store.windows import position_curves
 
+    query, draw, default_out = {
+        "length": (curves, plot_curves, DEFAULT_PLOT),
+        "position": (position_curves, plot_position, DEFAULT_POSITION_PLOT),
+    }[args.kind]
     try:
-        frame, notes = _query(args, curves, args.benchmark, args.model or None, datasets=args.datasets)
+        frame, notes = _query(args, query, args.benchmark, args.model or None, datasets=args.datasets)
     except (QueryError, SchemaError) as exc:
         return _fail(exc)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if frame.empty:
         return _fail(QueryError("nothing to plot"))
-    out = plot_curves(frame, args.out)
+    out = draw(frame, args.out or default_out)
     print(f"wrote {out}")
     if args.csv:
         Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
@@ -323,11 +328,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_format(p)
     p.set_defaults(func=cmd_compare)
 
-    p = subparsers.add_parser("plot", help="PNG: quality and length ratio vs requested length, one line per model")
+    p = subparsers.add_parser("plot", help="PNG: quality and length ratio vs requested length (or, --kind position, "
+                              "window quality and self-repetition along the story), one line per model")
     _add_db(p)
     _add_query_opts(p)
+    p.add_argument("--kind", choices=("length", "position"), default="length",
+                   help="length (default): quality and length ratio against the requested length; position: the "
+                   "windows of -T segments= runs, quality and self-repetition against the position in the story")
     p.add_argument("--model", "-m", action="append", help="only these models (repeatable)")
-    p.add_argument("--out", default=str(DEFAULT_PLOT), help=f"PNG path (default {DEFAULT_PLOT})")
+    p.add_argument("--out", help=f"PNG path (default {DEFAULT_PLOT}; --kind position: {DEFAULT_POSITION_PLOT})")
     p.add_argument("--csv", help="also write the plotted points as CSV")
     p.set_defaults(func=cmd_plot)
 

@@ -28,6 +28,8 @@ LEADERBOARD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("near", "near"),
     ("far", "far"),
     ("slope", "slope/2k"),
+    ("decay_ci", "decay/1k words [95% CI]"),
+    ("cliche_rate", "clichés/1k"),
     ("n", "n"),
     ("unscored", "unscored"),
     ("unscored_rate", "unscored rate (top reasons)"),
@@ -145,6 +147,10 @@ def _display(row: dict[str, Any]) -> dict[str, str]:
         out["length_ratio"] = fmt(row["length_ratio"], 2)
     if "slope" in row:
         out["slope"] = fmt(row["slope"], 2)
+    if "decay" in row:
+        out["decay_ci"] = _ci(row["decay"], row.get("decay_low"), row.get("decay_high"), 2, row.get("decay_status"))
+    if "cliche_rate" in row:
+        out["cliche_rate"] = fmt(row["cliche_rate"], 2)
     if row.get("source") == "published":
         out["source"] = "published (paper's prompts)"
     if "elo" in row:
@@ -233,12 +239,18 @@ def _sections(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
     return out
 
 
+# a column -> the row field that must have a value in some row of a section to show it
+_OPTIONAL_COLUMNS = {"decay_ci": "decay", "cliche_rate": "cliche_rate"}
+
+
 def _leaderboard_columns(rows: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
-    """The dataset column only where a section's runs used more than one dataset."""
-    datasets = {r.get("dataset_sha256") for r in rows if r.get("source") != "published"}
-    if len(datasets) > 1:
-        return LEADERBOARD_COLUMNS
-    return tuple(c for c in LEADERBOARD_COLUMNS if c[0] != "dataset")
+    """The dataset column only where a section's runs used more than one dataset; the
+    decay and cliché columns only where some row has a value (segment / cliché scores)."""
+    runs = [r for r in rows if r.get("source") != "published"]
+    datasets = {r.get("dataset_sha256") for r in runs}
+    hidden = {"dataset"} if len(datasets) <= 1 else set()
+    hidden |= {col for col, key in _OPTIONAL_COLUMNS.items() if all(_isnan(r.get(key)) for r in runs)}
+    return tuple(c for c in LEADERBOARD_COLUMNS if c[0] not in hidden)
 
 
 def render_leaderboard(board: Any, fmt_: Format = "table", console: Any = None) -> str | None:

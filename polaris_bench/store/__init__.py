@@ -22,6 +22,7 @@ from polaris_bench.store.schema import (
     connect,
     migrate,
 )
+from polaris_bench.store.windows import position_curves
 
 __all__ = [
     "DEFAULT_DB",
@@ -42,6 +43,7 @@ __all__ = [
     "leaderboard",
     "load_reference",
     "migrate",
+    "position_curves",
     "sample_scores",
     "scrub",
 ]

@@ -15,6 +15,9 @@ Rules every query follows:
   ``"mix"`` pools them.
 * Models are shown by their display name (``store.names``); two models that share
   one keep their full labels.
+* Beside the headline, every leaderboard row carries the mean of per-sample scores
+  from other scorers (``LENS_SCORES``: ``decay`` from ``story_segments``, ``cliche_rate``
+  from ``cliche_index``) with their own CIs over prompts; NaN where no sample has one.
 * Too few prompts for a CI (``stats.inference.MIN_CLUSTERS``) or pairs for a test
   (``MIN_PAIRS_TEST``): the row says ``n too small`` instead of a number.
 """
@@ -331,6 +334,51 @@ def _nanmean(x: np.ndarray) -> float:
     return float(x.mean()) if x.size else NAN
 
 
+# Leaderboard column -> (scorer, key) of a per-sample score shown beside the headline: the
+# mean over the row's samples that have one, with a bootstrap CI over prompts.
+LENS_SCORES: dict[str, tuple[str, str]] = {
+    "decay": ("story_segments", "decay_slope"),  # window quality per 1,000 words along the story
+    "cliche_rate": ("cliche_index", "cliche_rate"),  # cliché hits per 1,000 words
+}
+
+
+def with_lens_scores(con: duckdb.DuckDBPyConnection, df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` (a ``sample_scores`` frame) with one column per ``LENS_SCORES`` entry: the
+    sample's value of that scorer key, NaN where it has none."""
+    df = df.copy()
+    for col in LENS_SCORES:
+        df[col] = NAN
+    if df.empty:
+        return df
+    cond = " OR ".join("(scorer = ? AND key = ?)" for _ in LENS_SCORES)
+    found = con.execute(
+        f"SELECT run_id, sample_id, epoch, scorer, key, value FROM scores "
+        f"WHERE ({cond}) AND run_id IN (SELECT unnest(?::VARCHAR[]))",
+        [x for pair in LENS_SCORES.values() for x in pair] + [sorted(df["run_id"].unique())],
+    ).df()
+    if found.empty:
+        return df
+    index = pd.MultiIndex.from_frame(df[["run_id", "sample_id", "epoch"]].astype({"epoch": int}))
+    for col, (scorer, key) in LENS_SCORES.items():
+        part = found[(found["scorer"] == scorer) & (found["key"] == key)]
+        if part.empty:
+            continue
+        values = part.astype({"epoch": int}).set_index(["run_id", "sample_id", "epoch"])["value"]
+        df[col] = values.reindex(index).to_numpy(dtype=float)
+    return df
+
+
+def _lens_stats(g: pd.DataFrame, n_resamples: int, seed: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for col in LENS_SCORES:
+        values = g[col].to_numpy(dtype=float) if col in g else np.full(len(g), NAN)
+        ci = bootstrap_mean_ci(values, g["prompt_id"].to_numpy(), n_resamples=n_resamples, seed=seed)
+        out[col], out[f"{col}_low"], out[f"{col}_high"] = ci.mean, ci.low, ci.high
+        out[f"{col}_status"] = TOO_SMALL if ci.too_small else None
+        out[f"{col}_n"] = ci.n  # samples with a value
+    return out
+
+
 def _group_stats(g: pd.DataFrame, n_resamples: int, seed: int) -> dict[str, Any]:
     scores = g["score"].to_numpy(dtype=float)
     ci = bootstrap_mean_ci(scores, g["prompt_id"].to_numpy(), n_resamples=n_resamples, seed=seed)
@@ -355,6 +403,7 @@ def _group_stats(g: pd.DataFrame, n_resamples: int, seed: int) -> dict[str, Any]
     out["unscored_reasons"] = top_reasons(g.loc[np.isnan(scores), "unscored_reason"].tolist())
     out["prompts"] = int(g["prompt_id"].nunique())
     out["runs"] = int(g["run_id"].nunique())
+    out.update(_lens_stats(g, n_resamples, seed))
     return out
 
 
@@ -415,6 +464,7 @@ def leaderboard(
     except PanelError as exc:
         raise QueryError(str(exc)) from exc
     board.notes += panel_notes
+    df = with_lens_scores(con, df)
     if panel != "mean":
         reference = False  # published numbers are not per member, trimmed or standardised
     if not include_incomplete:
@@ -806,5 +856,6 @@ def curves(
 def counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Row counts of every table (for reports and idempotence checks)."""
     tables = ("runs", "samples", "scorer_results", "scores", "criteria", "pairwise", "ratings", "run_scorers",
-              "reference", "log_files", "model_names", "judgements", "judgement_scores", "judgement_criteria")
+              "reference", "log_files", "model_names", "judgements", "judgement_scores", "judgement_criteria",
+              "story_windows")
     return {t: int(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}

@@ -4,9 +4,13 @@
 its table: ``_sample_row`` (samples), ``_scorer_rows`` (scorer_results and scores),
 ``_criteria_rows`` (criteria), ``_judgement_rows`` (judgements, judgement_scores,
 judgement_criteria), ``_pairwise_rows`` (pairwise), ``_rating_rows`` (ratings),
-``_run_scorer_rows`` (run_scorers) and ``_run_row`` (runs).
+``_window_rows`` (story_windows), ``_run_scorer_rows`` (run_scorers) and ``_run_row`` (runs).
 
 * The length columns come from the scorer named ``length_adherence``, nothing else.
+* Windows along a story: one story_windows row per entry of the ``segments`` list in
+  the metadata of the scorer named ``story_segments``; an entry that cannot be placed
+  (no index or word positions) is left out, a value that cannot be read is NULL, and
+  either is reported.
 * Judge panels: one judgements row per member of ``metadata["panel"]``; a judge-scored
   score without it (logs from before panels) is a one-member panel (role ``grader``).
 * Criterion names come from the score's ``criterion_names`` metadata; logs written
@@ -34,6 +38,7 @@ from polaris_bench.store.names import model_label
 from polaris_bench.store.scrub import scrub, scrub_text, scrub_url
 
 LENGTH_SCORER = "length_adherence"  # the scorer whose value holds the length columns
+SEGMENTS_SCORER = "story_segments"  # the scorer whose metadata holds the windows of a story
 LONG_TEXT = 2000  # metadata strings longer than this are not copied into the store
 # Sample metadata keys that carry whole stories (story_elo puts both in every sample).
 STORY_KEYS = frozenset({"story", "story_x", "story_y", "stories", "human_story", "reference_story"})
@@ -162,13 +167,15 @@ JUDGEMENT_COLS = ("run_id", "sample_id", "epoch", "scorer", "member", "role", "j
 JUDGEMENT_SCORE_COLS = ("run_id", "sample_id", "epoch", "scorer", "member", "key", "value")
 JUDGEMENT_CRIT_COLS = ("run_id", "sample_id", "epoch", "scorer", "member", "criterion_id", "score")
 RATING_COLS = ("run_id", "model", "method", "rating", "rd", "ci_low", "ci_high")
+WINDOW_COLS = ("run_id", "sample_id", "epoch", "idx", "first_word", "last_word", "words", "quality", "value",
+               "self_repetition", "overlap_prior", "cliche_rate", "unscored_reason", "panel")
 RUN_SCORER_COLS = ("run_id", "scorer", "key", "n")
 
 _LENGTH_FIELDS = ("words", "length_ratio", "length_score", "length_penalty", "self_repetition")
 _SR_META_SKIP = frozenset(
     {"criteria", "criterion_names", "evidence", "judge_model", "rubric", "rubric_sha256", "template_sha256",
      "judge_mode", "attempts", "label", "unscored_reason", "xy", "yx", "model_x", "model_y", "panel",
-     "panel_aggregate"}
+     "panel_aggregate", "segments"}  # segments: the story_windows table
 )
 
 _TYPES = {
@@ -181,14 +188,17 @@ _TYPES = {
     "total_time": pa.float64(), "working_time": pa.float64(),
     "blank": pa.bool_(), "truncated": pa.bool_(), "scored": pa.bool_(), "flipped": pa.bool_(),
     "quotes": pa.list_(pa.string()),
+    "idx": pa.int32(), "first_word": pa.int64(), "last_word": pa.int64(), "quality": pa.float64(),
+    "overlap_prior": pa.float64(), "cliche_rate": pa.float64(),
 }
 
 
 class Columns:
     """Column-wise row buffer, turned into one Arrow table per table per log."""
 
-    def __init__(self, cols: Sequence[str]) -> None:
+    def __init__(self, cols: Sequence[str], types: Mapping[str, pa.DataType] | None = None) -> None:
         self.cols = cols
+        self.types = {**_TYPES, **(types or {})}  # a table's own types over the shared ones
         self.data: dict[str, list[Any]] = {c: [] for c in cols}
 
     def add(self, *values: Any) -> None:
@@ -202,7 +212,7 @@ class Columns:
         arrays = {}
         for c in self.cols:
             try:
-                arrays[c] = pa.array(self.data[c], type=_TYPES.get(c, pa.string()))
+                arrays[c] = pa.array(self.data[c], type=self.types.get(c, pa.string()))
             except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
                 raise TypeError(f"column {c!r}: {exc}") from exc
         return pa.table(arrays)
@@ -221,13 +231,15 @@ class RunRows:
     judgements: Columns = field(default_factory=lambda: Columns(JUDGEMENT_COLS))
     judgement_scores: Columns = field(default_factory=lambda: Columns(JUDGEMENT_SCORE_COLS))
     judgement_criteria: Columns = field(default_factory=lambda: Columns(JUDGEMENT_CRIT_COLS))
+    story_windows: Columns = field(default_factory=lambda: Columns(WINDOW_COLS, {"value": pa.string()}))
     warnings: list[str] = field(default_factory=list)
 
     def tables(self) -> dict[str, Columns]:
         return {"samples": self.samples, "scorer_results": self.scorer_results, "scores": self.scores,
                 "criteria": self.criteria, "pairwise": self.pairwise, "ratings": self.ratings,
                 "run_scorers": self.run_scorers, "judgements": self.judgements,
-                "judgement_scores": self.judgement_scores, "judgement_criteria": self.judgement_criteria}
+                "judgement_scores": self.judgement_scores, "judgement_criteria": self.judgement_criteria,
+                "story_windows": self.story_windows}
 
 
 @dataclass
@@ -541,6 +553,68 @@ def _pairwise_rows(ctx: _Log, rows: RunRows, sid: str, epoch: int, scorer: str, 
                               _criterion_score(ctx, scorer, f"{order}:{cid}", m), just, quotes)
 
 
+def _window_number(ctx: _Log, name: str, v: Any) -> float | None:
+    num = _num(v)
+    if num is None and v is not None and not (isinstance(v, float) and math.isnan(v)):
+        ctx.warnings.add(f"{SEGMENTS_SCORER}: a window's {name!r} of type {type(v).__name__} is not a number; "
+                         "stored as NULL")
+    return num
+
+
+def _window_rows(ctx: _Log, rows: RunRows, sid: str, epoch: int, score: Any) -> None:
+    """story_windows: one row per entry of the ``segments`` metadata list of the
+    ``story_segments`` score (index, first_word, last_word, words, value,
+    self_repetition, overlap_prior, cliche_rate, unscored_reason, panel)."""
+    segments = (score.metadata or {}).get("segments")
+    if segments is None:
+        ctx.warnings.add(f"{SEGMENTS_SCORER}: a score has no 'segments' metadata; no window rows stored")
+        return
+    if not isinstance(segments, list):
+        ctx.warnings.add(f"{SEGMENTS_SCORER}: 'segments' metadata of type {type(segments).__name__} is not a list "
+                         "of windows; no window rows stored")
+        return
+    for entry in segments:
+        if not isinstance(entry, Mapping):
+            ctx.warnings.add(f"{SEGMENTS_SCORER}: a 'segments' entry of type {type(entry).__name__} is not a "
+                             "mapping; left out")
+            continue
+        idx, first, last = (_int(entry.get(k)) for k in ("index", "first_word", "last_word"))
+        if idx is None or first is None or last is None or first < 0 or last < first:
+            ctx.warnings.add(f"{SEGMENTS_SCORER}: a window entry without a usable index, first_word and last_word "
+                             "(integers, 0 <= first_word <= last_word); left out")
+            continue
+        words = _int(entry.get("words"))
+        if words is None:
+            words = last - first + 1
+        value = entry.get("value")
+        reason = entry.get("unscored_reason")
+        quality = None
+        if value is not None and not isinstance(value, Mapping):
+            ctx.warnings.add(f"{SEGMENTS_SCORER}: a window's value of type {type(value).__name__} is not a score "
+                             "mapping; stored as unscored")
+            value, reason = None, reason or "the window's value is not a score mapping"
+        if isinstance(value, Mapping):
+            if "quality" not in value:
+                ctx.warnings.add(f"{SEGMENTS_SCORER}: a window's value has no 'quality' key; quality stored as NULL")
+            quality = _window_number(ctx, "quality", value.get("quality"))
+        if value is None and not reason:
+            reason = "no value"
+        panel = entry.get("panel")
+        if panel is not None and not isinstance(panel, list):
+            ctx.warnings.add(f"{SEGMENTS_SCORER}: a window's 'panel' of type {type(panel).__name__} is not a "
+                             "list of members; left out")
+            panel = None
+        rows.story_windows.add(
+            ctx.run_id, sid, epoch, idx, first, last, words, quality,
+            dump(_clean_json(value)) if value is not None else None,
+            _window_number(ctx, "self_repetition", entry.get("self_repetition")),
+            _window_number(ctx, "overlap_prior", entry.get("overlap_prior")),
+            _window_number(ctx, "cliche_rate", entry.get("cliche_rate")),
+            scrub_text(str(reason)) if reason else None,
+            dump(_clean_json(panel)) if panel else None,
+        )
+
+
 _RATING_KINDS = {
     "glicko": ("glicko2", "rating"), "glicko_rd": ("glicko2", "rd"), "bt": ("bradley_terry", "rating"),
     "bt_low": ("bradley_terry", "ci_low"), "bt_high": ("bradley_terry", "ci_high"), "win_rate": ("win_rate", "rating"),
@@ -692,6 +766,8 @@ def build_rows(log: Any, path: str, fp: str) -> RunRows:
             _criteria_rows(ctx, rows, sid, epoch, scorer_name, score.metadata or {})
             _judgement_rows(ctx, rows, sid, epoch, scorer_name, score, outcome[2])
             _pairwise_rows(ctx, rows, sid, epoch, scorer_name, score, meta, outcome)
+            if scorer_name == SEGMENTS_SCORER:
+                _window_rows(ctx, rows, sid, epoch, score)
     _rating_rows(ctx, rows, log.results)
     _run_scorer_rows(ctx, rows)
     if log.samples and not ctx.has_length_scorer and not len(rows.pairwise):

@@ -12,6 +12,8 @@ One file (default ``results/polaris.duckdb``) holds every ingested Inspect log:
   panel member's judgement of a sample, its numeric score keys and its criterion
   scores (a single judge is a one-member panel);
 * ``pairwise`` / ``ratings``: story_elo verdicts and the ratings a run reported;
+* ``story_windows``: one row per window of a story judged along its length
+  (the ``story_segments`` scorer, ``-T segments=<words>``);
 * ``run_scorers``: which (scorer, key) pairs a run has (small; picks main scores fast);
 * ``reference``: published numbers (``polaris reference load``);
 * ``model_names``: display names set with ``polaris ingest --name MODEL=DISPLAY``;
@@ -33,7 +35,7 @@ import duckdb
 
 from polaris_bench.paths import DEFAULT_DB
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class SchemaError(RuntimeError):
@@ -294,12 +296,40 @@ def _to_v4(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
 
 
+_V5 = """
+CREATE TABLE story_windows (
+    run_id          VARCHAR NOT NULL,
+    sample_id       VARCHAR NOT NULL,
+    epoch           INTEGER NOT NULL,
+    idx             INTEGER NOT NULL,   -- 0-based window index in the story
+    first_word      BIGINT,             -- 0-based word positions (the paper's word rule), inclusive
+    last_word       BIGINT,
+    words           BIGINT,
+    quality         DOUBLE,             -- the window's judged quality (0-100); NULL when unscored
+    value           JSON,               -- the window's whole score dict (every rubric key)
+    self_repetition DOUBLE,             -- the paper's formula within the window
+    overlap_prior   DOUBLE,             -- 4-gram overlap with all earlier windows (0..1)
+    cliche_rate     DOUBLE,             -- cliche hits per 1,000 words of the window
+    unscored_reason VARCHAR,
+    panel           JSON                -- the members' judgements of the window (panels only)
+);
+"""
+
+
+def _to_v5(con: duckdb.DuckDBPyConnection) -> None:
+    """v5: story_windows (one row per judged window of a story, from story_segments)."""
+    con.execute(_V5)
+    # Runs stored before v5 have no window rows until `polaris ingest --force` re-reads them.
+
+
 # version N -> N+1; append new steps here and bump SCHEMA_VERSION.
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {0: _to_v1, 1: _to_v2, 2: _to_v3, 3: _to_v4}
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
+    0: _to_v1, 1: _to_v2, 2: _to_v3, 3: _to_v4, 4: _to_v5,
+}
 
 # Tables whose rows belong to one run (deleted together when a run is replaced).
 RUN_TABLES = ("samples", "scorer_results", "scores", "criteria", "pairwise", "ratings", "run_scorers",
-              "judgements", "judgement_scores", "judgement_criteria", "judge_audits")
+              "judgements", "judgement_scores", "judgement_criteria", "judge_audits", "story_windows")
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
