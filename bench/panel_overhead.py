@@ -29,7 +29,7 @@ from inspect_ai.model import get_model
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tasks"))
 
-from length_gen import length_gen  # noqa: E402
+from length_gen import length_gen
 
 TARGETS = "300,600,900,1200"
 PANEL = ("grader", "grader_b", "grader_c")
@@ -54,7 +54,9 @@ def most_in_flight(log) -> dict[str, int]:
     return most
 
 
-def run_seconds(members: int, latency: float, connections: int, prompts: int) -> tuple[float, int, int, dict[str, int]]:
+def run_seconds(
+    members: int, latency: float, connections: int, prompts: int, lean: bool = False
+) -> tuple[float, int, int, dict[str, int]]:
     """Wall time, samples, judge calls and the most calls in flight per judge model of
     one length_gen run judged by ``members`` offline judges."""
     roles = {role: get_model(f"offline/judge-{'abc'[i]}", latency=latency, memoize=False)
@@ -68,6 +70,9 @@ def run_seconds(members: int, latency: float, connections: int, prompts: int) ->
         max_connections=connections,
         log_dir=logs,
         display="none",
+        # --lean: Inspect's realtime sample buffer and live metrics off (both cost CPU
+        # per judge call and per finished sample; big panel sweeps can do without them)
+        **({"log_realtime": False, "score_display": False} if lean else {}),
     )
     elapsed = time.perf_counter() - start
     assert log.status == "success", log.error
@@ -83,14 +88,16 @@ def main() -> None:
     ap.add_argument("--latency", type=float, default=0.5)
     ap.add_argument("--connections", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=3, help="runs of each setting; the fastest counts")
+    ap.add_argument("--lean", action="store_true",
+                    help="also measure with --no-log-realtime --no-score-display (Inspect's per-call CPU)")
     args = ap.parse_args()
     prompts = max(1, args.stories // len(TARGETS.split(",")))
 
     run_seconds(3, 0.0, args.connections, 2)  # warm-up: imports, registries, first log
 
-    def fastest(members: int, latency: float) -> tuple[float, int, int, dict[str, int]]:
+    def fastest(members: int, latency: float, lean: bool = False) -> tuple[float, int, int, dict[str, int]]:
         # the fastest of the repeats is the one least disturbed by other load
-        runs = [run_seconds(members, latency, args.connections, prompts) for _ in range(args.repeats)]
+        runs = [run_seconds(members, latency, args.connections, prompts, lean) for _ in range(args.repeats)]
         return min(runs, key=lambda r: r[0])
 
     single, n, calls1, flight1 = fastest(1, args.latency)
@@ -108,6 +115,10 @@ def main() -> None:
     print(f"time the latency adds: 1 judge {single - single0:.2f} s, 3 judges {panel - panel0:.2f} s "
           f"(ratio {(panel - panel0) / (single - single0):.3f}: members wait at once)")
     print(f"panel overhead ratio (3-member panel / 1 judge): {panel / single:.3f}   target <= 1.15")
+    if args.lean:
+        single_lean, panel_lean = fastest(1, args.latency, True)[0], fastest(3, args.latency, True)[0]
+        print(f"with --no-log-realtime --no-score-display: 1 judge {single_lean:.2f} s, 3 judges "
+              f"{panel_lean:.2f} s, ratio {panel_lean / single_lean:.3f}")
 
 if __name__ == "__main__":
     main()

@@ -112,3 +112,40 @@ def test_writer_reasoning_content_is_not_part_of_the_story():
         )
 
     assert story_text(State()) == "The story."
+
+
+def test_reply_schema_is_built_once_per_rubric_and_never_copied(sq_rubric):
+    """Inspect deep-copies the generate config three times per call; the judge's schema
+    (an enum per score) is shared instead, and still says exactly what the rubric asks."""
+    import copy
+
+    from inspect_ai.util import JSONSchema
+
+    from polaris_bench.judging.judge import judge_response_schema
+    from polaris_bench.judging.prompt import response_json_schema
+
+    def fresh(rubric, compact=False):  # what a schema built for this call would send
+        return JSONSchema.model_validate(response_json_schema(rubric, compact=compact)).model_dump(exclude_none=True)
+
+    full, compact = judge_response_schema(sq_rubric), judge_response_schema(sq_rubric, compact=True)
+    assert judge_response_schema(sq_rubric) is full and full is not compact
+    assert copy.deepcopy(full) is full
+    merged = GenerateConfig().merge(GenerateConfig(response_schema=full))
+    assert merged.response_schema is full
+    assert full.json_schema.model_dump(exclude_none=True) == fresh(sq_rubric)
+    assert compact.json_schema.model_dump(exclude_none=True) == fresh(sq_rubric, compact=True)
+    # a rubric derived in code (WritingBench's per-query criteria) keeps the file's hash
+    # but not its criteria: it gets a schema of its own
+    polarities = dict.fromkeys(c.polarity for c in sq_rubric.criteria)
+    fewer = sq_rubric.with_criteria([next(c for c in sq_rubric.criteria if c.polarity == p) for p in polarities])
+    assert fewer.sha256 == sq_rubric.sha256
+    assert judge_response_schema(fewer).json_schema.model_dump(exclude_none=True) == fresh(fewer)
+    assert judge_response_schema(fewer) is not full
+
+
+async def test_each_call_sends_the_shared_schema(sq_rubric):
+    calls: list[GenerateConfig] = []
+    model = scripted_model([valid_reply(sq_rubric, {}), valid_reply(sq_rubric, {})], calls)
+    await judge_story(sq_rubric, "Prompt.", STORY, model)
+    await judge_story(sq_rubric, "Prompt.", STORY, model)
+    assert calls[0].response_schema is calls[1].response_schema

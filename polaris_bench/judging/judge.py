@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,6 +123,43 @@ def _grader(grader: Model | str | None) -> Model:
     return get_model(role="grader", required=True)
 
 
+class SharedResponseSchema(ResponseSchema):
+    """A judge's reply schema, built once per rubric and mode and shared by every call.
+
+    Inspect deep-copies the generate config at each of its merges (three per call), and
+    a pydantic deep copy of a rubric schema with an enum per score costs 2-8 ms: a
+    cost that a judge panel multiplies by its size (bench/panel_overhead.py). Nothing
+    mutates a response schema (providers dump it, or copy ``json_schema`` explicitly
+    before they change it), so a copy may be the schema itself."""
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> SharedResponseSchema:
+        return self
+
+
+_SCHEMA_CACHE_SIZE = 256  # rubrics in use at once (WritingBench builds one per query)
+_schemas: OrderedDict[tuple[int, bool], tuple[Rubric, SharedResponseSchema]] = OrderedDict()
+
+
+def judge_response_schema(rubric: Rubric, *, compact: bool = False) -> SharedResponseSchema:
+    """The ``ResponseSchema`` of ``rubric``'s judge reply, built once per rubric object
+    and mode (rubrics are frozen) and shared by every call."""
+    key = (id(rubric), compact)
+    hit = _schemas.get(key)
+    if hit is not None and hit[0] is rubric:  # the identity check guards a reused id()
+        _schemas.move_to_end(key)
+        return hit[1]
+    schema = SharedResponseSchema(
+        name=f"{rubric.id}_judgement",
+        json_schema=JSONSchema.model_validate(response_json_schema(rubric, compact=compact)),
+        description=f"Scores for the {rubric.title} rubric",
+        strict=True,
+    )
+    _schemas[key] = (rubric, schema)
+    if len(_schemas) > _SCHEMA_CACHE_SIZE:
+        _schemas.popitem(last=False)
+    return schema
+
+
 async def judge_story(
     rubric: Rubric,
     prompt: str,
@@ -136,13 +174,7 @@ async def judge_story(
     if config.strip_length_sentence:
         prompt = strip_length_sentence(prompt)
     rendered = render(rubric, prompt, story, compact=config.compact)
-    schema = response_json_schema(rubric, compact=config.compact)
-    response_schema = ResponseSchema(
-        name=f"{rubric.id}_judgement",
-        json_schema=JSONSchema.model_validate(schema),
-        description=f"Scores for the {rubric.title} rubric",
-        strict=True,
-    )
+    response_schema = judge_response_schema(rubric, compact=config.compact)
     judgement = Judgement(
         rubric_id=rubric.id,
         rubric_sha256=rubric.sha256,
