@@ -7,7 +7,9 @@ be exercised end to end without a network or a GPU.
   about the requested length (read from "... N words long." or "N words" in the
   prompt; 300 words when none is stated). The text depends on the model name, so
   ``writer-a`` and ``writer-b`` behave as two different models. ``-M length_bias=0.7``
-  writes 70% of the requested length; ``-M think=true`` prefixes a ``<think>`` block.
+  writes 70% of the requested length; ``-M length_spread=0.3`` scatters each story's
+  length around that (log-normal, sd 0.3 in log length, drawn per writer and prompt, as
+  real models scatter); ``-M think=true`` prefixes a ``<think>`` block.
   Stops at ``max_tokens`` (1 token ~ 0.75 words) with stop reason ``max_tokens``.
 * ``offline/judge``: answers any ``response_schema`` with a valid JSON instance,
   quoting the story (the text inside ``<story>`` tags, else the whole prompt) for
@@ -212,6 +214,7 @@ class OfflineModel(ModelAPI):
         malformed: float = 0.0,
         fail: float = 0.0,
         length_bias: float = 1.0,
+        length_spread: float = 0.0,
         think: bool = False,
         noise: float | None = None,
         prefer_first: float | None = None,
@@ -231,6 +234,9 @@ class OfflineModel(ModelAPI):
         self.malformed = float(malformed)
         self.fail = float(fail)
         self.length_bias = float(length_bias)
+        self.length_spread = float(length_spread)
+        if self.length_spread < 0:
+            raise ValueError(f"offline provider: -M length_spread must be >= 0 (sd of log length), got {length_spread!r}")
         self.think = str(think).lower() in ("1", "true", "yes")
         options = {"prefer_first": prefer_first, "length_reward": length_reward, "obey": obey}
         if noise is not None:
@@ -271,7 +277,9 @@ class OfflineModel(ModelAPI):
 
     def _write(self, prompt: str, config: GenerateConfig) -> ModelOutput:
         name_factor = 0.9 + 0.2 * _rng(self.model_name).random()  # each writer its own habit
-        words = max(1, round(requested_words(prompt) * self.length_bias * name_factor))
+        # per writer and prompt, so each story's length is reproducible
+        scatter = math.exp(self.length_spread * _rng(self.model_name, prompt, "length").gauss(0.0, 1.0))
+        words = max(1, round(requested_words(prompt) * self.length_bias * name_factor * scatter))
         stop = "stop"
         if config.max_tokens is not None and words > config.max_tokens * WORDS_PER_TOKEN:
             words, stop = int(config.max_tokens * WORDS_PER_TOKEN), "max_tokens"

@@ -21,6 +21,7 @@ LEADERBOARD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("judge", "judge"),
     ("dataset", "dataset"),
     ("score_ci", "score [95% CI]"),
+    ("sq_lc", "length-controlled [95% CI]"),
     ("length_ratio", "len ratio"),
     ("truncated", "truncated"),
     ("blank", "blank"),
@@ -58,6 +59,10 @@ COMPARE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("p_ttest", "p (t-test)"),
     ("win_rate", "A win rate"),
 )
+
+
+# columns that wrap within this width, leaving the room to the others
+NARROW = {"sq_lc": 17}
 
 
 def _isnan(v: Any) -> bool:
@@ -129,12 +134,46 @@ def agreement_lines(board: Any, benchmark: str) -> list[str]:
     return out
 
 
+def length_fit_lines(board: Any, benchmark: str) -> list[str]:
+    """The length-controlled fit under a benchmark's leaderboard table (one line per
+    judge setup and dataset)."""
+    out = []
+    for f in getattr(board, "length_fits", []):
+        if f.get("benchmark") != benchmark:
+            continue
+        head = f"length-controlled fit ({f.get('judge', '')}; {f['n']} samples, {f['prompts']} prompts)"
+        if f.get("not_identified"):
+            out.append(f"{head}: not identified: {f['not_identified']}")
+            continue
+        effect = _ci(f["length_effect"], f["length_effect_low"], f["length_effect_high"], 2, f.get("ci_status"))
+        excluded = "; ".join(f"{n} {reason}" for reason, n in f.get("excluded", {}).items())
+        out.append(f"{head}: score = model + {effect} points per doubling of the length ratio + "
+                   f"{f['bucket_kind']} effects; length-controlled = each model's predicted score at length ratio "
+                   f"1.0, averaged over the sweep's {f['bucket_kind']} mix"
+                   + (f" (left out: {excluded})" if excluded else ""))
+        out += [f"{head}: {model}: not identified: {m['not_identified']}"
+                for model, m in f.get("models", {}).items() if m.get("not_identified")]
+    return out
+
+
+def _length_controlled(row: dict[str, Any], digits: int | None) -> str:
+    status = row.get("sq_length_controlled_status")
+    if isinstance(status, str) and status.startswith("not identified"):
+        return row.get("sq_length_controlled_short") or status  # the whole reason is under the table
+    if _isnan(row.get("sq_length_controlled")):
+        return "—"
+    return _ci(row["sq_length_controlled"], row.get("sq_length_controlled_low"),
+               row.get("sq_length_controlled_high"), digits, status)
+
+
 def _display(row: dict[str, Any]) -> dict[str, str]:
     digits = row.get("digits")
     out = {k: fmt(v) for k, v in row.items()}
     if "unscored_rate" in row:
         out["unscored_rate"] = _unscored_rate(row)
     out["score_ci"] = _ci(row.get("score"), row.get("ci_low"), row.get("ci_high"), digits, row.get("ci_status"))
+    if "sq_length_controlled" in row:
+        out["sq_lc"] = _length_controlled(row, digits)
     if isinstance(row.get("judge"), str):
         out["judge"] = short_judge(row["judge"])
     for k in ("truncated", "blank"):
@@ -205,7 +244,8 @@ def _rich_table(title: str, rows: Sequence[dict[str, str]], columns: Sequence[tu
     table = Table(title=Text(title), title_justify="left")
     for key, header in columns:
         table.add_column(header, justify="left" if key in ("model", "judge", "dataset", "source", "benchmark", "bucket")
-                         else "right", no_wrap=key == "model")  # others wrap first (e.g. the unscored reasons)
+                         else "right", no_wrap=key == "model",  # others wrap first (e.g. the unscored reasons)
+                         max_width=NARROW.get(key))
     for r in rows:
         style = "dim italic" if r.get("source", "").startswith("published") else None
         table.add_row(*(Text(r.get(k, "")) for k, _ in columns), style=style)  # no markup: "[...]" is data
@@ -240,12 +280,14 @@ def _sections(rows: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]
 
 
 # a column -> the row field that must have a value in some row of a section to show it
-_OPTIONAL_COLUMNS = {"decay_ci": "decay", "cliche_rate": "cliche_rate"}
+_OPTIONAL_COLUMNS = {"decay_ci": "decay", "cliche_rate": "cliche_rate", "sq_lc": "sq_length_controlled"}
 
 
 def _leaderboard_columns(rows: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
     """The dataset column only where a section's runs used more than one dataset; the
-    decay and cliché columns only where some row has a value (segment / cliché scores)."""
+    decay, cliché and length-controlled columns only where some row has a value (segment /
+    cliché scores; a length fit that identified some model: where none is, the line under
+    the table says why once, length_fit_lines, instead of a column of reasons)."""
     runs = [r for r in rows if r.get("source") != "published"]
     datasets = {r.get("dataset_sha256") for r in runs}
     hidden = {"dataset"} if len(datasets) <= 1 else set()
@@ -266,6 +308,7 @@ def render_leaderboard(board: Any, fmt_: Format = "table", console: Any = None) 
                     "elo": [{k: _json_safe(v) for k, v in r.items()} for r in elo],
                     "panel": getattr(board, "panel", "mean"),
                     "agreement": [{k: _json_safe(v) for k, v in a.items()} for a in getattr(board, "agreement", [])],
+                    "length_fits": _json_deep(list(getattr(board, "length_fits", []))),
                     "notes": list(board.notes),
                 },
                 indent=2,
@@ -278,7 +321,7 @@ def render_leaderboard(board: Any, fmt_: Format = "table", console: Any = None) 
             units = next((r.get("units") for r in brows if r.get("units")), "")
             parts.append(f"### {bench}" + (f" ({units})" if units else ""))
             parts.append(_markdown([_display(r) for r in brows], _leaderboard_columns(brows)))
-            lines = agreement_lines(board, bench)
+            lines = agreement_lines(board, bench) + length_fit_lines(board, bench)
             if lines:
                 parts.append("\n".join(f"*{line}*" for line in lines))
         if elo:
@@ -294,7 +337,7 @@ def render_leaderboard(board: Any, fmt_: Format = "table", console: Any = None) 
         units = next((r.get("units") for r in brows if r.get("units")), "")
         console.print(_rich_table(f"{bench}" + (f" — {units}" if units else ""), [_display(r) for r in brows],
                                   _leaderboard_columns(brows)))
-        for line in agreement_lines(board, bench):
+        for line in agreement_lines(board, bench) + length_fit_lines(board, bench):
             console.print(f"[cyan]{escape(line)}[/cyan]")
     if elo:
         console.print(_rich_table("story_elo — pairwise ratings (Elo scale)", [_display(r) for r in elo], ELO_COLUMNS))

@@ -12,7 +12,8 @@
   showing a precise-looking interval or a test that could never be significant.
 * ``cluster_bootstrap``: the same percentile bootstrap over clusters for any
   statistic of the units (agreement statistics: Krippendorff's alpha, correlations),
-  possibly several at once; resamples where a statistic is undefined are left out.
+  possibly several at once; resamples where a statistic is undefined are left out
+  (``nan_share`` says how many, so a caller can withhold a CI that rests on few).
 * ``bucket_slope``: the slope of a least-squares line through the mean score of each
   of the six 2k-word buckets (x = bucket index, so the unit is score per 2k words),
   as the paper reports it.
@@ -111,6 +112,8 @@ class StatCI:
     high: np.ndarray
     clusters: int
     too_small: bool = False  # fewer than MIN_CLUSTERS clusters: no CI
+    # per statistic, the share of resamples where it was undefined (NaN); None: no resamples
+    nan_share: np.ndarray | None = None
 
 
 def cluster_bootstrap(
@@ -144,7 +147,7 @@ def cluster_bootstrap(
         tail = 100 * (1 - confidence) / 2
         low = np.array([np.nanpercentile(d, tail) if np.isfinite(d).any() else NAN for d in dist])
         high = np.array([np.nanpercentile(d, 100 - tail) if np.isfinite(d).any() else NAN for d in dist])
-    return StatCI(value, low, high, k)
+    return StatCI(value, low, high, k, nan_share=np.isnan(dist).mean(axis=1))
 
 
 @dataclass(frozen=True)

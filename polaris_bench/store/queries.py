@@ -20,6 +20,9 @@ Rules every query follows:
   from ``cliche_index``) with their own CIs over prompts; NaN where no sample has one.
 * Too few prompts for a CI (``stats.inference.MIN_CLUSTERS``) or pairs for a test
   (``MIN_PAIRS_TEST``): the row says ``n too small`` instead of a number.
+* Benchmarks with requested lengths (sweeps) also get ``sq_length_controlled``: each
+  model's score at length ratio 1.0 from one joint fit per benchmark, judge setup and
+  dataset (``stats.length_control``), or the reason it is not identified.
 """
 
 from __future__ import annotations
@@ -327,6 +330,8 @@ class Leaderboard:
     panel: str = "mean"
     # the panel's agreement per benchmark and judge setup (store.panels.panel_summary)
     agreement: list[dict[str, Any]] = field(default_factory=list)
+    # the length-controlled fit per benchmark, judge setup and dataset (length_fits)
+    length_fits: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _nanmean(x: np.ndarray) -> float:
@@ -558,6 +563,8 @@ def leaderboard(
                 "published rows were judged with the paper's own judge prompts, runs here with polaris-bench's: "
                 "comparable in kind, not in protocol"
             )
+    if not df.empty:
+        board.length_fits = _attach_length_control(df, board.rows, _setup_keys(judges, datasets), n_resamples, seed)
     if panel not in ("mean", "trimmed", "z") or df.empty:
         pass  # the rows come from one member: no panel to agree
     else:
@@ -579,6 +586,76 @@ def leaderboard(
             board.notes.append(f"story_elo ratings come from the stored pairwise verdicts; --panel {panel} does not "
                                "apply to them")
     return board
+
+
+# -- length-controlled score -----------------------------------------------------------
+
+LENGTH_FIELDS = ("sq_length_controlled", "sq_length_controlled_low", "sq_length_controlled_high",
+                 "sq_length_controlled_status", "length_effect", "length_effect_low", "length_effect_high")
+
+
+def length_fits(df: pd.DataFrame, setup_keys: Sequence[str], n_resamples: int = N_RESAMPLES,
+                seed: int = 0) -> dict[tuple, Any]:
+    """One ``stats.length_control`` fit per benchmark and judge setup / dataset (the
+    leaderboard's row keys without the model) over the samples with a requested length;
+    benchmarks without requested lengths get none."""
+    from polaris_bench.stats.length_control import fit_length_control
+
+    by = ["benchmark", *setup_keys]
+    out: dict[tuple, Any] = {}
+    for key, g in df.groupby(by, sort=True):
+        if not g["target_words"].notna().any():
+            continue
+        out[key if isinstance(key, tuple) else (key,)] = fit_length_control(
+            g, n_resamples=n_resamples, seed=seed)
+    return out
+
+
+def _attach_length_control(df: pd.DataFrame, rows: list[dict[str, Any]], setup_keys: Sequence[str],
+                           n_resamples: int, seed: int) -> list[dict[str, Any]]:
+    """Fill every run row's length-controlled fields; returns one summary per fit."""
+    from polaris_bench.stats.length_control import NotIdentified
+
+    fits = length_fits(df, setup_keys, n_resamples, seed)
+    by = ["benchmark", *setup_keys]
+    for row in rows:
+        if row.get("source") != "run":
+            continue
+        fit = fits.get(tuple(row[k] for k in by))
+        if fit is None:  # no requested lengths: no such columns
+            continue
+        row.update(dict.fromkeys(LENGTH_FIELDS, NAN))
+        row["sq_length_controlled_status"] = row["sq_length_controlled_short"] = None
+        effect = fit.length_effect
+        if not isinstance(effect, NotIdentified):
+            row["length_effect"], row["length_effect_low"], row["length_effect_high"] = (
+                effect, fit.length_effect_low, fit.length_effect_high)
+        m = fit.models.get(row["model"])
+        if isinstance(m, NotIdentified) or m is None:
+            row["sq_length_controlled_status"] = "not identified: " + (m.reason if m else "no usable samples")
+            row["sq_length_controlled_short"] = "not identified: " + (m.short if m else "no samples")
+            continue
+        row["sq_length_controlled"], row["sq_length_controlled_low"], row["sq_length_controlled_high"] = (
+            m.value, m.low, m.high)
+        row["sq_length_controlled_status"] = m.ci_status
+    summaries = []
+    for key, fit in fits.items():
+        kv = dict(zip(by, key))
+        effect = fit.length_effect
+        reason = effect.reason if isinstance(effect, NotIdentified) else None
+        summaries.append({
+            **kv, "judge": judge_label(kv.get("judge_model", "mixed"), kv.get("judge_mode", "")),
+            "length_effect": NAN if reason else effect, "length_effect_low": fit.length_effect_low,
+            "length_effect_high": fit.length_effect_high, "length_effect_se_cluster": fit.length_effect_se_cluster,
+            "ci_status": fit.ci_status, "not_identified": reason, "n": fit.n, "prompts": fit.prompts,
+            "bucket_kind": fit.bucket_kind, "buckets": fit.buckets, "excluded": fit.excluded,
+            "models": {m: ({"not_identified": r.reason, "not_identified_short": r.short}
+                           if isinstance(r, NotIdentified) else
+                           {"value": r.value, "low": r.low, "high": r.high, "raw_mean": r.raw_mean,
+                            "n": r.n, "prompts": r.prompts, "ci_status": r.ci_status})
+                       for m, r in fit.models.items()},
+        })
+    return summaries
 
 
 # -- story_elo --------------------------------------------------------------------------
