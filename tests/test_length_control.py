@@ -192,3 +192,45 @@ async def test_offline_writer_length_spread():
     assert len({count_words((await exact.generate(p)).completion) for p in prompts}) == 1
     with pytest.raises(ValueError, match="length_spread must be >= 0"):
         get_model("offline/writer", length_spread=-1, memoize=False)
+
+
+def test_bootstrap_replicates_are_statsmodels_refits_on_the_resampled_rows():
+    """The fast replicates (cross products summed over the prompts drawn) give the CI
+    that refitting statsmodels' OLS on every resample's rows gives, resample for
+    resample (the same seed draws the same prompts in both modes of the bootstrap)."""
+    from statsmodels.regression.linear_model import OLS
+
+    from polaris_bench.stats.inference import cluster_bootstrap
+
+    df = sweep(prompts=8)
+    fit = fit_length_control(df, n_resamples=150, seed=5)
+    models = sorted(MODELS)
+    weights = np.full(len(TARGETS) - 1, 1 / len(TARGETS))
+    X = np.column_stack([*((df["model"] == m).to_numpy(float) for m in models), np.log(df["length_ratio"]),
+                         *((df["target_words"] == t).to_numpy(float) for t in TARGETS[1:])])
+    C = np.vstack([np.concatenate([np.eye(len(models))[i], [0.0], weights]) for i in range(len(models))])
+    y = df["score"].to_numpy(float)
+
+    def refit(units):
+        return C @ OLS(y[units], X[units]).fit().params
+
+    slow = cluster_bootstrap(refit, df["prompt_id"].to_numpy(), n_resamples=150, seed=5)
+    for i, m in enumerate(models):
+        assert (fit.models[m].value, fit.models[m].low, fit.models[m].high) == pytest.approx(
+            (slow.value[i], slow.low[i], slow.high[i]), rel=1e-9)
+
+
+def test_counts_mode_of_the_one_bootstrap_draws_the_same_resamples():
+    from polaris_bench.stats.inference import cluster_bootstrap, cluster_codes
+
+    rng = np.random.default_rng(0)
+    clusters = np.repeat([f"c{i}" for i in range(9)], rng.integers(1, 5, 9))
+    values = rng.normal(size=len(clusters))
+    codes, inverse = cluster_codes(clusters)
+    sums, sizes = np.bincount(inverse, weights=values), np.bincount(inverse)
+    by_units = cluster_bootstrap(lambda u: [values[u].mean()], clusters, n_resamples=300, seed=2)
+    by_counts = cluster_bootstrap(lambda w: ((w @ sums) / (w @ sizes))[:, None], clusters, n_resamples=300,
+                                  seed=2, counts=True)
+    assert (by_counts.value[0], by_counts.low[0], by_counts.high[0]) == pytest.approx(
+        (by_units.value[0], by_units.low[0], by_units.high[0]), rel=1e-12)
+    assert by_counts.nan_share[0] == 0.0

@@ -116,6 +116,12 @@ class StatCI:
     nan_share: np.ndarray | None = None
 
 
+def cluster_codes(clusters: Sequence) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct clusters (sorted, as strings) and each unit's index among them: the
+    order of the columns ``cluster_bootstrap(..., counts=True)`` hands its statistic."""
+    return np.unique(np.asarray(clusters, dtype=object).astype(str), return_inverse=True)
+
+
 def cluster_bootstrap(
     statistic: Callable[[np.ndarray], Sequence[float] | np.ndarray],
     clusters: Sequence,
@@ -123,16 +129,26 @@ def cluster_bootstrap(
     n_resamples: int = N_RESAMPLES,
     confidence: float = CONFIDENCE,
     seed: int = 0,
+    counts: bool = False,
 ) -> StatCI:
     """``statistic(unit_indices)`` -> one or more numbers, on all units and on
     percentile-bootstrap resamples of whole clusters (a cluster drawn twice brings its
-    units twice). Fewer than ``MIN_CLUSTERS`` clusters: no CI (``too_small``)."""
-    codes, inverse = np.unique(np.asarray(clusters, dtype=object).astype(str), return_inverse=True)
+    units twice). Fewer than ``MIN_CLUSTERS`` clusters: no CI (``too_small``).
+
+    ``counts=True``: the same resamples, handed to the statistic all at once as a
+    (resamples x clusters) matrix of how often each cluster was drawn (columns in
+    ``cluster_codes`` order; all units = a row of ones), returning (resamples x
+    statistics): for statistics that add up per cluster (e.g. least-squares cross
+    products) this avoids one Python call per resample."""
+    codes, inverse = cluster_codes(clusters)
     members = [np.flatnonzero(inverse == c) for c in range(len(codes))]
+    k = len(codes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # undefined statistics (constant resamples) are NaN
-        value = np.atleast_1d(np.asarray(statistic(np.arange(len(inverse))), dtype=float))
-        k = len(codes)
+        if counts:
+            value = np.asarray(statistic(np.ones((1, k))), dtype=float)[0]
+        else:
+            value = np.atleast_1d(np.asarray(statistic(np.arange(len(inverse))), dtype=float))
         nan = np.full(value.shape, NAN)
         if k < MIN_CLUSTERS or n_resamples <= 0:
             return StatCI(value, nan, nan.copy(), k, too_small=k < MIN_CLUSTERS)
@@ -141,8 +157,15 @@ def cluster_bootstrap(
             units = np.concatenate([members[int(c)] for c in picked])
             return np.atleast_1d(np.asarray(statistic(units), dtype=float))
 
-        res = sps.bootstrap((np.arange(k),), on_clusters, vectorized=False, n_resamples=n_resamples,
-                            confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed))
+        def on_counts(picked: np.ndarray, axis: int = -1) -> np.ndarray:
+            rows = picked.reshape(-1, k)  # (resamples, k) drawn cluster indices
+            flat = (rows + k * np.arange(len(rows))[:, None]).ravel()
+            drawn = np.bincount(flat, minlength=len(rows) * k).reshape(len(rows), k).astype(float)
+            return np.asarray(statistic(drawn), dtype=float).T  # (statistics, resamples)
+
+        res = sps.bootstrap((np.arange(k),), on_counts if counts else on_clusters, vectorized=counts,
+                            n_resamples=n_resamples, confidence_level=confidence, method="percentile",
+                            rng=np.random.default_rng(seed))
         dist = np.asarray(res.bootstrap_distribution, dtype=float).reshape(len(value), -1)
         tail = 100 * (1 - confidence) / 2
         low = np.array([np.nanpercentile(d, tail) if np.isfinite(d).any() else NAN for d in dist])

@@ -16,9 +16,11 @@ as points per doubling of the length ratio (``beta * ln 2``).
 
 Why fixed effects and OLS (not a mixed model with a prompt random intercept): the CIs
 come from the project's one cluster bootstrap over prompts (``stats.inference``), which
-already accounts for a prompt's samples being correlated and needs hundreds of refits,
-each a fast least-squares solve (MixedLM's iterative REML fit is slower by orders of
-magnitude and can fail to converge on a resample). With every model answering the same
+already accounts for a prompt's samples being correlated and needs a refit per
+resample. A least-squares refit is exact and cheap: the cross products X'X and X'y add
+up over the prompts drawn, so all 2,000 resamples are solved at once in milliseconds
+(MixedLM's iterative REML fit is slower by orders of magnitude and can fail to converge
+on a resample). With every model answering the same
 prompts, prompt effects are balanced across models and do not bias the model effects.
 The full-data fit also gives prompt-clustered (cluster-robust) standard errors from
 statsmodels as a cross-check of the bootstrap.
@@ -54,7 +56,12 @@ from statsmodels.regression.linear_model import OLS, RegressionResults
 
 from polaris_bench.metrics.length import bucket, bucket_2k
 from polaris_bench.stats import CONFIDENCE, N_RESAMPLES
-from polaris_bench.stats.inference import MIN_CLUSTERS, TOO_SMALL, cluster_bootstrap
+from polaris_bench.stats.inference import (
+    MIN_CLUSTERS,
+    TOO_SMALL,
+    cluster_bootstrap,
+    cluster_codes,
+)
 
 NAN = float("nan")
 MIN_SAMPLES = 10  # per model: fewer usable samples than this and its effect is not reported
@@ -181,7 +188,7 @@ def fit_length_control(
     bucket_cols = [np.asarray(labels == b, dtype=float) for b in order[1:]]
     X = np.column_stack([model_cols, logr, *bucket_cols]) if bucket_cols else np.column_stack([model_cols, logr])
     y = data["score"].to_numpy(float)
-    groups = pd.factorize(data["prompt_id"].astype(str))[0]
+    codes, groups = cluster_codes(data["prompt_id"].to_numpy())  # the bootstrap's clusters: prompts
     p = X.shape[1]
     beta_c = np.zeros(p)
     beta_c[len(models)] = 1.0
@@ -197,10 +204,12 @@ def fit_length_control(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # rank-deficient designs are checked below, not warned about
         full = OLS(y, X, hasconst=True).fit(cov_type="cluster", cov_kwds={"groups": groups})
-        # what the length effect is estimated from: ln(ratio) net of model and bucket (Frisch-Waugh-Lovell)
-        others = np.delete(X, len(models), axis=1)
-        residual_sd = float(np.std(OLS(logr, others, hasconst=True).fit().resid))
-    if residual_sd < MIN_LOG_RATIO_SD or not _estimable(full, beta_c):
+    # What the length effect is estimated from: ln(ratio) net of the model and bucket
+    # effects. Its residual sum of squares is 1 / (X'X)^-1[beta, beta] (Frisch-Waugh-Lovell).
+    estimable_beta = _estimable(full, beta_c)
+    b_col = len(models)
+    residual_sd = math.sqrt(1.0 / (len(y) * full.normalized_cov_params[b_col, b_col])) if estimable_beta else 0.0
+    if residual_sd < MIN_LOG_RATIO_SD:
         within = data.assign(lr=logr).groupby("model")["lr"].std(ddof=0)
         if float(within.max()) < MIN_LOG_RATIO_SD:
             return not_identified("the length ratio does not vary within any model (each writes a fixed share of "
@@ -221,20 +230,29 @@ def fit_length_control(
                 "(rank deficient)", "model and length confounded")
     point = C @ full.params
 
-    def statistic(units: np.ndarray) -> np.ndarray:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            # the model columns sum to one: the constant is implicit (saves statsmodels' search for it)
-            fitted = OLS(y[units], X[units], hasconst=True).fit()
-        out = C @ fitted.params
-        if fitted.model.rank < p:  # a resample without some model or bucket: check what is still estimable
-            for i, c in enumerate(C):
-                if not _estimable(fitted, c):
-                    out[i] = NAN
+    # Bootstrap replicates: the same least squares on the resampled rows, from per-prompt
+    # cross products (X'X and X'y add up over the prompts drawn), all resamples at once.
+    # pinv(X'X) X'y is the minimum-norm solution statsmodels' pinv-based OLS gives on the
+    # rows themselves (tests check the two agree), and c'theta is estimable on a resample
+    # iff pinv(X'X) X'X c = c.
+    k = len(codes)
+    by_prompt = np.argsort(groups, kind="stable")
+    starts = np.searchsorted(groups[by_prompt], np.arange(k))
+    gram = np.add.reduceat((X[:, :, None] * X[:, None, :])[by_prompt], starts, axis=0)
+    cross = np.add.reduceat((X * y[:, None])[by_prompt], starts, axis=0)
+    scale = np.maximum(1.0, np.linalg.norm(C, axis=1))
+
+    def statistic(drawn: np.ndarray) -> np.ndarray:
+        G = (drawn @ gram.reshape(k, -1)).reshape(-1, p, p)
+        Ginv = np.linalg.pinv(G, rtol=1e-10, hermitian=True)
+        theta = np.einsum("rij,rj->ri", Ginv, drawn @ cross)
+        out = theta @ C.T
+        kept = np.swapaxes((Ginv @ G) @ C.T, 1, 2)  # (resamples, statistics, p)
+        out[np.linalg.norm(kept - C[None], axis=-1) > 1e-6 * scale] = NAN
         return out
 
-    boot = cluster_bootstrap(statistic, data["prompt_id"].astype(str).to_numpy(), n_resamples=n_resamples,
-                             confidence=confidence, seed=seed)
+    boot = cluster_bootstrap(statistic, data["prompt_id"].to_numpy(), n_resamples=n_resamples,
+                             confidence=confidence, seed=seed, counts=True)
     statuses = [None] * len(C)
     for i in range(len(C)):
         if boot.too_small:
