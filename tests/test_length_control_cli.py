@@ -138,3 +138,30 @@ def test_benchmarks_without_requested_lengths_have_no_column():
     text = render_leaderboard(Leaderboard(rows=[{"benchmark": "eqbench_creative", "model": "m", "score": 1.0,
                                                  "source": "run"}]), "markdown")
     assert "length-controlled" not in text
+
+
+def test_the_fit_agrees_with_a_hand_computation_from_the_logs(db, capsys):
+    """Read the logs with Inspect, fit score ~ 0 + model + ln(ratio) + requested length
+    with statsmodels' formula interface, and average the bucket effects by hand: the
+    leaderboard's length-controlled scores and length effect are those numbers."""
+    import numpy as np  # noqa: F401 (the formula calls np.log)
+    import pandas as pd
+    import statsmodels.formula.api as smf
+    from inspect_ai.log import read_eval_log
+
+    rows = []
+    for path in sorted(sweep_logs().rglob("*.eval")):
+        log = read_eval_log(str(path))
+        label = A if "writer-a" in log.eval.model else B
+        for s in log.samples:
+            rows.append({"model": label, "target": s.metadata["target_words"],
+                         "ratio": s.scores["length_adherence"].value["length_ratio"],
+                         "score": s.scores["story_quality"].value["overall"]})
+    frame = pd.DataFrame(rows)
+    fit = smf.ols("score ~ 0 + C(model) + np.log(ratio) + C(target)", frame).fit()
+    buckets = [p for p in fit.params.index if p.startswith("C(target)")]
+    mix = sum(fit.params[b] for b in buckets) / (len(buckets) + 1)  # each requested length alike
+    board_rows = {r["model"]: r for r in board(db, capsys)["leaderboard"] if r["source"] == "run"}
+    for model in (A, B):
+        assert board_rows[model]["sq_length_controlled"] == pytest.approx(fit.params[f"C(model)[{model}]"] + mix)
+    assert board_rows[A]["length_effect"] == pytest.approx(fit.params["np.log(ratio)"] * math.log(2))
