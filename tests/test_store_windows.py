@@ -280,3 +280,13 @@ def test_position_plot_bad_requests_fail_in_one_line(db, tmp_path, capsys):
     assert polaris("plot", "--db", str(db), "--out", str(tmp_path / "l.png"), "--csv", str(tmp_path / "l.csv"),
                    "--resamples", RESAMPLES) == 0
     assert (tmp_path / "l.csv").read_text().startswith("benchmark,model,judge,dataset,point")
+
+
+def test_position_plot_default_file(db, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert polaris("plot", "--kind", "position", "--db", str(db), "--resamples", RESAMPLES) == 0
+    assert (tmp_path / "results" / "position_curves.png").exists()
+    assert not (tmp_path / "results" / "length_curves.png").exists()
+    assert polaris("plot", "--kind", "position", "--db", str(db), "--resamples", RESAMPLES,
+                   "--out", "results/length_curves.png") == 0  # an explicit path is kept, even the length default
+    assert (tmp_path / "results" / "length_curves.png").exists()

@@ -19,6 +19,11 @@ from polaris_bench.paths import DEFAULT_DB, DEFAULT_PLOT, DEFAULT_POSITION_PLOT
 from polaris_bench.stats import N_RESAMPLES
 
 
+# `plot --out`'s default object: argparse hands this very object back when --out is not
+# given, so `--kind position` can tell its own default apart from an explicit path.
+_PLOT_OUT = str(DEFAULT_PLOT)
+
+
 def _add_db(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", default=str(DEFAULT_DB), help=f"DuckDB results file (default {DEFAULT_DB})")
 
@@ -248,7 +253,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     if frame.empty:
         return _fail(QueryError("nothing to plot"))
-    out = draw(frame, args.out or default_out)
+    out = draw(frame, default_out if args.out is _PLOT_OUT else args.out)
     print(f"wrote {out}")
     if args.csv:
         Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
@@ -336,7 +341,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="length (default): quality and length ratio against the requested length; position: the "
                    "windows of -T segments= runs, quality and self-repetition against the position in the story")
     p.add_argument("--model", "-m", action="append", help="only these models (repeatable)")
-    p.add_argument("--out", help=f"PNG path (default {DEFAULT_PLOT}; --kind position: {DEFAULT_POSITION_PLOT})")
+    p.add_argument("--out", default=_PLOT_OUT,
+                   help=f"PNG path (default {DEFAULT_PLOT}; --kind position: {DEFAULT_POSITION_PLOT})")
     p.add_argument("--csv", help="also write the plotted points as CSV")
     p.set_defaults(func=cmd_plot)
 
