@@ -235,8 +235,50 @@ def cmd_agreement(args: argparse.Namespace) -> int:
     return 0 if results else 2
 
 
+def cmd_plot_training(args: argparse.Namespace) -> int:
+    from polaris_bench.report.plots import plot_training
+    from polaris_bench.store.schema import SchemaError
+    from polaris_bench.store.training import (
+        TrainingRunNotFound,
+        resolve_train_run,
+        training_curve,
+    )
+
+    if not args.run:
+        print("error: polaris plot --kind training needs a training run (its id or output dir)", file=sys.stderr)
+        return 2
+    try:
+        con = _open(args.db)
+    except SchemaError as exc:
+        return _fail(exc)
+    try:
+        run = resolve_train_run(con, args.run)
+        evals, judges = training_curve(con, run)
+    except TrainingRunNotFound as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        con.close()
+    default = Path(args.db).parent / f"training_{run}.png"
+    out = plot_training(evals, judges, default if args.out is _PLOT_OUT else args.out, title=run)
+    print(f"wrote {out}")
+    for r in evals.itertuples():
+        for alarm in r.alarms if r.alarms is not None else []:
+            print(f"alarm at step {r.step}: {alarm}")
+    if args.csv:
+        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)
+        evals.drop(columns=["alarms"]).merge(
+            judges.pivot(index="step", columns="role", values="score").add_prefix("score_"), on="step", how="left"
+        ).to_csv(args.csv, index=False)
+        print(f"wrote {args.csv}")
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from polaris_bench.report.plots import plot_curves, plot_position
+
+    if args.kind == "training":
+        return cmd_plot_training(args)
     from polaris_bench.store.queries import QueryError, curves
     from polaris_bench.store.schema import SchemaError
     from polaris_bench.store.windows import position_curves
@@ -334,15 +376,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_compare)
 
     p = subparsers.add_parser("plot", help="PNG: quality and length ratio vs requested length (or, --kind position, "
-                              "window quality and self-repetition along the story), one line per model")
+                              "window quality and self-repetition along the story; --kind training RUN, a training "
+                              "run's checkpoint evaluations over steps), one line per model")
     _add_db(p)
     _add_query_opts(p)
-    p.add_argument("--kind", choices=("length", "position"), default="length",
+    p.add_argument("--kind", choices=("length", "position", "training"), default="length",
                    help="length (default): quality and length ratio against the requested length; position: the "
-                   "windows of -T segments= runs, quality and self-repetition against the position in the story")
+                   "windows of -T segments= runs, quality and self-repetition against the position in the story; "
+                   "training: a training run's checkpoint evaluations over optimizer steps (give RUN)")
+    p.add_argument("run", nargs="?", help="--kind training: the training run (its id, an id prefix or its output dir)")
     p.add_argument("--model", "-m", action="append", help="only these models (repeatable)")
     p.add_argument("--out", default=_PLOT_OUT,
-                   help=f"PNG path (default {DEFAULT_PLOT}; --kind position: {DEFAULT_POSITION_PLOT})")
+                   help=f"PNG path (default {DEFAULT_PLOT}; --kind position: {DEFAULT_POSITION_PLOT}; "
+                   "--kind training: training_<run>.png beside --db)")
     p.add_argument("--csv", help="also write the plotted points as CSV")
     p.set_defaults(func=cmd_plot)
 

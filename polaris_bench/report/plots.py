@@ -1,6 +1,7 @@
 """Curves as PNGs (matplotlib), one line per model with 95% CI bands over prompts:
 ``plot_curves``: quality and length ratio against the requested length;
-``plot_position``: window quality and self-repetition against the position in the story."""
+``plot_position``: window quality and self-repetition against the position in the story;
+``plot_training``: a training run's checkpoint evaluations over optimizer steps."""
 
 from __future__ import annotations
 
@@ -93,5 +94,56 @@ def plot_position(frame: pd.DataFrame, out: str | Path, title: str | None = None
     if not frame.empty:
         ax_q.legend(fontsize="small")
     fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def plot_training(evals: pd.DataFrame, judges: pd.DataFrame, out: str | Path, title: str | None = None) -> Path:
+    """A training run's checkpoint evaluations over optimizer steps (``store.training``):
+    the training reward; each judge's mean SQ on the same evaluation stories (the
+    training judge, every held-out judge, the held-out mean); length ratio;
+    self-repetition and, when scored, the cliché rate. Steps with an alarm are marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    has_cliche = "cliche_rate" in evals and evals["cliche_rate"].notna().any()
+    n = 5 if has_cliche else 4
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 4.2), constrained_layout=True)
+    ax_r, ax_j, ax_l, ax_p = axes[:4]
+    steps = evals["step"].to_numpy(float)
+    reward = evals[evals["train_reward"].notna()]
+    ax_r.plot(reward["step"], reward["train_reward"], marker="o", color="black")
+    ax_r.set_title("training reward (steps since the previous evaluation)")
+    for (role, model, held_out), g in judges.groupby(["role", "judge_model", "held_out"], sort=True):
+        style = {"linestyle": "--"} if held_out else {"linewidth": 2.5}
+        label = f"{model} ({'held-out' if held_out else 'training judge'})"
+        ax_j.plot(g["step"], g["score"], marker="o", label=label, **style)
+    ax_j.plot(steps, evals["heldout_score"], marker="s", color="grey", label="held-out mean")
+    ax_j.set_title("judges' SQ on the same stories (0-100)")
+    ax_j.legend(fontsize="x-small")
+    ax_l.plot(steps, evals["length_ratio"], marker="o")
+    ax_l.axhline(1.0, color="grey", linestyle="--", linewidth=1)
+    ax_l.set_title("length ratio (words / requested)")
+    ax_p.plot(steps, evals["self_repetition"], marker="o")
+    ax_p.set_title("self-repetition")
+    if has_cliche:
+        axes[4].plot(steps, evals["cliche_rate"], marker="o")
+        axes[4].set_title("cliché rate (per 1,000 words)")
+    alarmed = [(int(r.step), list(r.alarms)) for r in evals.itertuples() if r.alarms is not None and len(r.alarms)]
+    for ax in axes:
+        ax.set_xlabel("optimizer step")
+        ax.grid(alpha=0.3)
+        for step, _ in alarmed:
+            ax.axvline(step, color="red", alpha=0.5, linewidth=2)
+    if alarmed:
+        kinds = sorted({a.split(":", 1)[0] for _, msgs in alarmed for a in msgs})
+        ax_j.text(0.01, 0.01, f"alarms (red): {', '.join(kinds)}", transform=ax_j.transAxes, color="red",
+                  fontsize="small")
+    fig.suptitle(title or "checkpoint evaluations")
+    fig.savefig(out, dpi=110)
     plt.close(fig)
     return out

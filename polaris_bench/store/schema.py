@@ -28,14 +28,14 @@ written by a newer schema than this code knows is refused rather than guessed at
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
 from polaris_bench.paths import DEFAULT_DB
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class SchemaError(RuntimeError):
@@ -322,9 +322,16 @@ def _to_v5(con: duckdb.DuckDBPyConnection) -> None:
     # Runs stored before v5 have no window rows until `polaris ingest --force` re-reads them.
 
 
+def _to_v6(con: duckdb.DuckDBPyConnection) -> None:
+    """v6: training_evals and training_eval_judges (checkpoint evaluations during training)."""
+    from polaris_bench.store.training import DDL
+
+    con.execute(DDL)
+
+
 # version N -> N+1; append new steps here and bump SCHEMA_VERSION.
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
-    0: _to_v1, 1: _to_v2, 2: _to_v3, 3: _to_v4, 4: _to_v5,
+    0: _to_v1, 1: _to_v2, 2: _to_v3, 3: _to_v4, 4: _to_v5, 5: _to_v6,
 }
 
 # Tables whose rows belong to one run (deleted together when a run is replaced).
@@ -366,7 +373,7 @@ def migrate(con: duckdb.DuckDBPyConnection, target: int | None = None) -> list[i
             step(con)
             con.execute(
                 "INSERT INTO schema_info VALUES (?, ?, ?)",
-                [version + 1, datetime.now(timezone.utc).replace(tzinfo=None),
+                [version + 1, datetime.now(UTC).replace(tzinfo=None),
                  (step.__doc__ or step.__name__).strip().splitlines()[0]],
             )
             con.execute("COMMIT")

@@ -1,6 +1,6 @@
 """Typed training configuration, loaded from one YAML file.
 
-A recipe file has six sections::
+A recipe file has six sections (and an optional seventh, ``eval:``)::
 
     model:  what to train (a Hugging Face id / local dir, or a tiny model built at run time)
     data:   the training file (JSONL or parquet) and prompt filtering
@@ -8,6 +8,7 @@ A recipe file has six sections::
     reward: the composite reward's weights and shaping terms
     hri:    human-reference injection (on/off, ramp, thinking template)
     grpo:   keyword arguments for TRL's ``GRPOConfig``
+    eval:   checkpoint evaluation during training: held-out prompts and judges, alarms
 
 Every section is a pydantic model that rejects unknown keys, and the ``grpo:`` keys are
 checked against ``GRPOConfig``'s fields (``grpo_keys``), so a typo fails at load time,
@@ -24,6 +25,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS, DEFAULT_JUDGE_SEED
+from polaris_bench.paths import DEFAULT_DB
 
 
 class TrainConfigError(ValueError):
@@ -62,7 +64,7 @@ class ModelSection(_Strict):
     chat_template_kwargs: dict[str, Any] = {}
 
     @model_validator(mode="after")
-    def _one_source(self) -> "ModelSection":
+    def _one_source(self) -> ModelSection:
         if (self.name_or_path is None) == (self.tiny is None):
             raise ValueError("set exactly one of model.name_or_path and model.tiny")
         return self
@@ -159,9 +161,112 @@ class HRISection(_Strict):
     think_format: str = "<think>\n{reasoning}\n</think>\n\n{story}"
 
     @model_validator(mode="after")
-    def _format(self) -> "HRISection":
+    def _format(self) -> HRISection:
         if "{story}" not in self.think_format or "{reasoning}" not in self.think_format:
             raise ValueError("hri.think_format must contain {reasoning} and {story}")
+        return self
+
+
+class HeldOutJudge(_Strict):
+    """A held-out judge: any Inspect model, with its ``-M`` arguments."""
+
+    model: str = Field(description="Inspect model string, e.g. google/gemini-3-flash-preview or offline/judge-a.")
+    model_args: dict[str, Any] = Field({}, description="Inspect -M arguments for this judge.")
+    base_url: str | None = Field(None, description="Base URL of the judge's API (e.g. a local vLLM server).")
+
+
+class AlarmSection(_Strict):
+    """When the trainer raises an alarm (a WARNING, ``alarm/*`` metrics, and the
+    ``alarms`` column of the store's ``training_evals``)."""
+
+    consecutive: int = Field(
+        2, ge=1,
+        description="K: alarm when the training judge's score rose and the held-out panel's did not "
+        "(fell or stayed) over K consecutive evaluations.",
+    )
+    min_rise: float = Field(
+        0.0, ge=0,
+        description="How much (SQ points, 0-100) the training judge's mean must rise between two "
+        "evaluations to count as rising.",
+    )
+    length_ratio_band: tuple[float, float] = Field(
+        (0.5, 1.5),
+        description="Alarm when the evaluation's mean length ratio (words / requested) leaves [low, high].",
+    )
+    repetition_max: float = Field(
+        0.3, ge=0,
+        description="Alarm when the evaluation's mean self-repetition (paper metric, 0-1) exceeds this.",
+    )
+
+    @model_validator(mode="after")
+    def _band(self) -> AlarmSection:
+        low, high = self.length_ratio_band
+        if not 0 <= low < high:
+            raise ValueError(f"eval.alarm.length_ratio_band must be [low, high] with 0 <= low < high, got {list(self.length_ratio_band)}")
+        return self
+
+
+class EvalSection(_Strict):
+    """Checkpoint evaluation during training: every ``every_steps`` optimizer steps and at
+    the last step, the current policy writes for held-out prompts through the
+    ``length_gen`` Inspect task; the held-out judges and the training judge judge every
+    story (one panel), and the log is ingested into the results store with the run id
+    and step."""
+
+    every_steps: int = Field(
+        ..., ge=1,
+        description="Evaluate the policy every N optimizer steps (a checkpoint is saved at each of these steps), "
+        "and at the last step.",
+    )
+    at_start: bool = Field(True, description="Also evaluate the initial policy (step 0), the baseline of the alarms.")
+    judges: list[HeldOutJudge] = Field(
+        ..., min_length=1,
+        description="Held-out judges (model strings or {model, model_args, base_url}); each must differ from the "
+        "training judge and from one another.",
+    )
+    prompts: str = Field(
+        "8",
+        description="length_gen -T prompts: N (the first N embedded prompts), comma-separated ids, or a JSONL file.",
+    )
+    targets: list[int] | None = Field(
+        None,
+        description="Requested lengths in words; default: the median and the longest training target, "
+        "and 1.5 x the longest (beyond the training length).",
+    )
+    max_tokens: int | None = Field(
+        None, ge=1, description="length_gen -T max_tokens: a fixed generation limit (default: sized from each target)."
+    )
+    model_args: dict[str, Any] = Field(
+        {}, description="Inspect hf provider -M arguments for the policy (e.g. {device: cuda:0, torch_dtype: bfloat16})."
+    )
+    generate: dict[str, Any] = Field(
+        {}, description="Inspect GenerateConfig fields for the policy's writing (e.g. {temperature: 1.0, top_p: 0.95})."
+    )
+    probe: bool = Field(True, description="Call every judge once at start (a short reply); one that fails stops the run.")
+    db: str | None = Field(
+        None, description="Results store for the evaluations (default: the recipe's top-level store)."
+    )
+    log_dir: str = Field("eval_logs", description="Inspect logs of the evaluations, relative to the output dir.")
+    alarm: AlarmSection = AlarmSection()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _judge_strings(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("judges"), list):
+            data = dict(data)
+            data["judges"] = [{"model": j} if isinstance(j, str) else j for j in data["judges"]]
+        if isinstance(data, dict) and isinstance(data.get("prompts"), int):
+            data = dict(data) | {"prompts": str(data["prompts"])}
+        return data
+
+    @model_validator(mode="after")
+    def _distinct(self) -> EvalSection:
+        names = [j.model for j in self.judges]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"judges names {', '.join(twice)} more than once")
+        if self.targets is not None and (not self.targets or any(t <= 0 for t in self.targets)):
+            raise ValueError(f"targets must be positive word counts, got {self.targets}")
         return self
 
 
@@ -172,6 +277,13 @@ class PolarisTrainConfig(_Strict):
     reward: RewardSection = RewardSection()
     hri: HRISection = HRISection()
     grpo: dict[str, Any] = {}
+    eval: EvalSection | None = None
+    # The results store: the training judge's audit is looked up there at start, and
+    # checkpoint evaluations are ingested there.
+    store: str = str(DEFAULT_DB)
+    # An unaudited training judge, or one whose audit is flagged for injection or
+    # padding, stops the run instead of a warning (--require-audit).
+    require_audit: bool = False
     # "auto": resume from the newest checkpoint in grpo.output_dir if there is one;
     # a path: resume from that checkpoint; None: start fresh.
     resume: str | None = "auto"
@@ -192,6 +304,17 @@ class PolarisTrainConfig(_Strict):
             return p
         beside = Path(self.source_path).parent / p
         return beside if beside.exists() else p
+
+    @model_validator(mode="after")
+    def _held_out(self) -> PolarisTrainConfig:
+        if self.eval is not None:
+            same = [j.model for j in self.eval.judges if j.model == self.judge.model]
+            if same:
+                raise ValueError(
+                    f"eval.judges includes the training judge {same[0]!r}: held-out judges must be other models "
+                    "(the training judge is always added to the panel)"
+                )
+        return self
 
 
 def _suggest(key: str, known: Any) -> str:
@@ -221,7 +344,8 @@ def _describe(err: dict[str, Any]) -> str:
         owner = _section_model(loc)
         known = getattr(owner, "model_fields", {}) if owner is not None else {}
         return f"{where}: unknown key{_suggest(str(loc[-1]), known)}"
-    return f"{where}: {err['msg']}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    return f"{where}: {msg}" if loc else msg
 
 
 def check_grpo_keys(grpo: dict[str, Any], path: Path) -> None:
@@ -267,4 +391,23 @@ def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None)
         problems = "; ".join(_describe(err) for err in exc.errors())
         raise TrainConfigError(f"{path}: invalid training config: {problems}") from None
     check_grpo_keys(cfg.grpo, path)
+    if cfg.eval is not None:
+        check_eval_prompts(cfg, path)
     return cfg
+
+
+def check_eval_prompts(cfg: PolarisTrainConfig, path: Path) -> None:
+    """``eval.prompts`` must name prompts that exist (a file is resolved like every
+    other path of the recipe and kept absolute, so Inspect finds it from any folder)."""
+    from polaris_bench.benchmarks.length_gen import PromptFileError, select_prompts
+
+    assert cfg.eval is not None
+    spec = cfg.eval.prompts.strip()
+    if spec.endswith((".jsonl", ".json")) or "/" in spec:
+        spec = str(cfg.resolve(spec).resolve())
+        cfg.eval.prompts = spec
+    try:
+        select_prompts(spec)
+    except PromptFileError as exc:  # a bad spec names itself "-T prompts"; a bad file, the file
+        problem = exc.problem if str(exc.path or "").startswith("-T") else str(exc)
+        raise TrainConfigError(f"{path}: eval.prompts: {problem}") from None

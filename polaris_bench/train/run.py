@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from polaris_bench.train.checkpoint_eval import eval_callback
 from polaris_bench.train.config import (
     PolarisTrainConfig,
     TrainConfigError,
@@ -132,6 +133,18 @@ def build_trainer(
 SUMMARY_FILE = "train_summary.json"
 
 
+def make_evaluator(cfg: PolarisTrainConfig, out: Path, *, probe: bool = True):
+    """The checkpoint evaluator of a recipe with an ``eval:`` section, its judges probed."""
+    from polaris_bench.train.checkpoint_eval import CheckpointEvaluator, probe_judges
+
+    assert cfg.eval is not None
+    if probe and cfg.eval.probe:
+        probe_judges(cfg)
+    rows = load_train_rows(cfg.resolve(cfg.data.train), cfg.data.limit, cfg.data.ignore_columns)
+    base = str(out / "base_model") if cfg.model.tiny is not None else str(cfg.model.name_or_path)
+    return CheckpointEvaluator(cfg, out, train_targets=[r["target_words"] for r in rows], base_policy=base)
+
+
 def resolve_resume(resume: str | None, output_dir: Path) -> str | None:
     if resume in (None, "", "none", "false"):
         return None
@@ -191,12 +204,22 @@ def train(cfg: PolarisTrainConfig, *, grader: Any | None = None, output_dir: str
             "%s: this run is finished (%s is at step %d); nothing to do. To train further, pass --max-steps "
             "above %d.", out, Path(checkpoint).name, done, done,
         )
+        if cfg.eval is not None:  # a run killed while evaluating its last step
+            make_evaluator(cfg, out, probe=False).catch_up(done, done)
         summary_path = out / SUMMARY_FILE
         previous = json.loads(summary_path.read_text()) if summary_path.exists() else {"global_step": done}
         return {**previous, "already_finished": True}
-    trainer, reward = build_trainer(cfg, grader=grader, output_dir=out)
+    from polaris_bench.train.audit_check import check_training_judge
+
+    check_training_judge(cfg.resolve(cfg.store), cfg.judge, require=cfg.require_audit)
+    evaluator = make_evaluator(cfg, out) if cfg.eval is not None else None
+    callback = eval_callback(evaluator) if evaluator is not None else None
+    trainer, reward = build_trainer(cfg, grader=grader, output_dir=out, callbacks=[callback] if callback else None)
     if checkpoint:
         log.info("resuming from %s", checkpoint)
+    if evaluator is not None:
+        callback.trainer = trainer
+        evaluator.catch_up(checkpoint_step(checkpoint)[0] if checkpoint else 0, int(trainer.args.max_steps))
     result = trainer.train(resume_from_checkpoint=checkpoint)
     final = out / "final"
     trainer.save_model(str(final))
@@ -215,6 +238,18 @@ def train(cfg: PolarisTrainConfig, *, grader: Any | None = None, output_dir: str
         "metrics": str(out / cfg.metrics_file),
         "hri_rows": str(out / cfg.hri_rows_file),
     }
+    if evaluator is not None:
+        evaluator.store_pending()
+        recs = [r for _, r in sorted(evaluator.records.items())]
+        summary["checkpoint_evals"] = {
+            "train_run": evaluator.train_run,
+            "steps": [r.step for r in recs],
+            "failed": [r.step for r in recs if r.error],
+            "alarms": [f"step {r.step}: {a}" for r in recs for a in r.alarms],
+            "eval_seconds": round(sum(r.eval_seconds for r in recs), 2),
+            "store": str(evaluator.db),
+            "unstored": [r.step for r in recs if r.summary and not r.stored],
+        }
     if trainer.accelerator.is_main_process:
         (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     return summary
@@ -238,6 +273,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-hri", action="store_true", help="the no-HRI ablation: all G rows sampled")
     p.add_argument("--resume", help="'auto' (default from the recipe), 'none', or a checkpoint dir")
     p.add_argument("--judge", help="override judge.model (any Inspect model)")
+    p.add_argument("--store", help="override store: the results store (judge audits, checkpoint evaluations)")
+    p.add_argument(
+        "--require-audit", action="store_true",
+        help="refuse to train unless the training judge has a judge audit in the store that is not flagged for "
+        "injection or padding",
+    )
     p.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="override any recipe key, e.g. --set grpo.learning_rate=2e-6 --set reward.length_weight=0.5",
@@ -261,6 +302,10 @@ def main(argv: list[str] | None = None) -> int:
             overrides["resume"] = args.resume
         if args.judge:
             overrides["judge.model"] = args.judge
+        if args.store:
+            overrides["store"] = args.store
+        if args.require_audit:
+            overrides["require_audit"] = True
         cfg = load_train_config(args.config, overrides)
         summary = train(cfg)
     except (TrainConfigError, TrainDataError) as exc:
