@@ -10,7 +10,8 @@
 #
 # Options: --wheels DIR (default: wheels/, git-ignored), --out DIR (default:
 # outputs/gpu_smoke), --steps N (default: the recipe's 4), --no-install (use the
-# Python environment as it is), --python PY (default: python3).
+# Python environment as it is), --python PY (default: python3); anything after `--`
+# goes to `polaris train` (e.g. -- --set eval.prompts=1).
 #
 # Making the wheel folder: run `scripts/gpu_smoke.sh --make-wheels` from the repository
 # on a machine with network access and the GPU machine's Python version and platform
@@ -28,8 +29,10 @@ STEPS=""
 DEVICE=cuda
 INSTALL=1
 MAKE_WHEELS=0
+EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
+    --) shift; EXTRA=("$@"); break ;;
     --cpu) DEVICE=cpu ;;
     --wheels) WHEELS="$2"; shift ;;
     --out) OUT="$2"; shift ;;
@@ -37,7 +40,7 @@ while [ $# -gt 0 ]; do
     --no-install) INSTALL=0 ;;
     --python) PY="$2"; shift ;;
     --make-wheels) MAKE_WHEELS=1 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "gpu_smoke.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -86,13 +89,13 @@ fi
 echo "== 3/4 train: smoke_eval recipe, $DEVICE"
 rm -rf "$OUT"
 mkdir -p "$OUT"
-"$PY" - "$DEVICE" "$OUT" "$STEPS" <<'EOF'
+"$PY" - "$DEVICE" "$OUT" "$STEPS" "${EXTRA[@]}" <<'EOF'
 import json, logging, sys, time
 import torch
 from polaris_bench.train.run import main
 
-device, out, steps = sys.argv[1], sys.argv[2], sys.argv[3]
-args = ["--config", "train/configs/smoke_eval.yaml", "--output-dir", out, "--store", f"{out}/polaris.duckdb"]
+device, out, steps, extra = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+args = ["--config", "train/configs/smoke_eval.yaml", "--output-dir", out, "--store", f"{out}/polaris.duckdb", *extra]
 if steps:
     args += ["--max-steps", steps]
 if device == "cuda":

@@ -290,3 +290,39 @@ def test_smoke_recipe_evaluates_checkpoints_and_resumes_after_a_kill(tmp_path):
     assert train_main(args(b)) == 0
     assert [r["step"] for r in _read_jsonl(ledger)] == [0, 2, 4]
     assert len(list((b / "eval_logs").glob("*.eval"))) == 3
+
+
+# -- scripts/gpu_smoke.sh ------------------------------------------------------------------
+
+GPU_SMOKE = ROOT / "scripts" / "gpu_smoke.sh"
+
+
+def test_gpu_smoke_refuses_a_machine_without_cuda(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    done = subprocess.run(["bash", str(GPU_SMOKE), "--python", sys.executable, "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "no CUDA device visible (use --cpu to check the script on a CPU)" in done.stderr
+    bad = subprocess.run(["bash", str(GPU_SMOKE), "--bogus"], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "unknown option --bogus" in bad.stderr
+
+
+@pytest.mark.slow
+def test_gpu_smoke_script_runs_its_steps_on_the_cpu(tmp_path):
+    """--cpu: the script's own steps (prerequisites, install check, training with
+    checkpoint evaluation, the report) on a CPU, as the GPU run would take them."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run(
+        ["bash", str(GPU_SMOKE), "--cpu", "--no-install", "--python", sys.executable, "--steps", "2",
+         "--out", str(tmp_path / "o"), "--", *FAST_EVAL, "--set", "eval.at_start=false"],
+        capture_output=True, text=True, timeout=900, env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout[done.stdout.index("== 4/4 results") + len("== 4/4 results"):])
+    assert report["exit"] == 0 and report["steps"] == 2
+    assert report["step_time_s_mean"] > 0 and report["hri_weight_by_step"] == {"1": 0.0, "2": 0.2}
+    assert report["checkpoint_eval_steps"] == [2] and report["alarms"] == []
+    assert "peak_gpu_memory_gib" not in report  # CPU: no GPU numbers are made up

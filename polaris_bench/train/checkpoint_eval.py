@@ -44,6 +44,11 @@ TASK = "polaris_bench/length_gen"
 STORE_TRIES, STORE_WAIT_S = 5, 2.0  # the store may be locked by another process for a moment
 
 
+def is_main_process() -> bool:
+    """Rank 0 of an ``accelerate``/``torchrun`` launch, or a single process."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 def train_run_id(out: Path) -> str:
     """The training run's id, kept in ``train_run.json`` (a resumed run keeps it)."""
     path = out / RUN_FILE
@@ -76,6 +81,8 @@ async def _probe_one(model: Any, timeout_s: float) -> None:
 def probe_judges(cfg: PolarisTrainConfig, timeout_s: float = 60.0) -> None:
     """One short call to every held-out judge; the first that fails is a one-line error."""
     assert cfg.eval is not None
+    if not is_main_process():
+        return
     for i, judge in enumerate(cfg.eval.judges):
         where = f"eval.judges[{i}] ({judge.model})"
         try:
@@ -134,7 +141,8 @@ class CheckpointEvaluator:
         self.db = Path(self.section.db or cfg.store)
         self.log_dir = out / self.section.log_dir
         self.ledger_path = out / LEDGER
-        self.train_run = train_run_id(out)
+        # Only the main process evaluates; the others need only due() (the same on every rank).
+        self.train_run = train_run_id(out) if is_main_process() else ""
         self.records: dict[int, EvalRecord] = {}
         if self.ledger_path.exists():
             for line in self.ledger_path.read_text().splitlines():
@@ -365,7 +373,19 @@ def eval_callback(evaluator: CheckpointEvaluator):
     from transformers import Trainer, TrainerCallback
 
     class CheckpointEval(TrainerCallback):
-        trainer: Any = None  # set by run.build_trainer (for Trainer.log)
+        trainer: Any = None  # set by run.train (for Trainer.log)
+
+        def _log(self, rec: EvalRecord) -> None:
+            if self.trainer is not None:
+                # transformers' own log (not GRPOTrainer.log, which would flush the next step's metrics)
+                Trainer.log(self.trainer, rec.metrics())
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            # the trainer state is loaded by now: global_step is the step the run (re)starts at
+            if state.is_world_process_zero:
+                for step in evaluator.catch_up(state.global_step, state.max_steps):
+                    self._log(evaluator.records[step])
+            return control
 
         def on_step_end(self, args, state, control, **kwargs):
             if evaluator.due(state.global_step, state.max_steps):
@@ -376,10 +396,7 @@ def eval_callback(evaluator: CheckpointEvaluator):
             step = state.global_step
             if not evaluator.due(step, state.max_steps) or evaluator.done(step) or not state.is_world_process_zero:
                 return control
-            rec = evaluator.evaluate(step)
-            if self.trainer is not None:
-                # transformers' own log (not GRPOTrainer.log, which would flush the next step's metrics)
-                Trainer.log(self.trainer, rec.metrics())
+            self._log(evaluator.evaluate(step))
             return control
 
     return CheckpointEval()

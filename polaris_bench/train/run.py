@@ -217,9 +217,8 @@ def train(cfg: PolarisTrainConfig, *, grader: Any | None = None, output_dir: str
     trainer, reward = build_trainer(cfg, grader=grader, output_dir=out, callbacks=[callback] if callback else None)
     if checkpoint:
         log.info("resuming from %s", checkpoint)
-    if evaluator is not None:
-        callback.trainer = trainer
-        evaluator.catch_up(checkpoint_step(checkpoint)[0] if checkpoint else 0, int(trainer.args.max_steps))
+    if callback is not None:
+        callback.trainer = trainer  # evaluates the due steps still missing when training begins
     result = trainer.train(resume_from_checkpoint=checkpoint)
     final = out / "final"
     trainer.save_model(str(final))
