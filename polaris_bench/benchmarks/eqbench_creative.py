@@ -45,7 +45,7 @@ from polaris_bench.judging.scorers import (
     make_rubric_scorer,
 )
 from polaris_bench.metrics.length import bucket, bucket_2k
-from polaris_bench.metrics.scorer import length_adherence, prompt_stderr
+from polaris_bench.metrics.scorer import cliche_index, length_adherence, prompt_stderr
 from polaris_bench.stats import CONFIDENCE, N_RESAMPLES
 from polaris_bench.stats.inference import bootstrap_mean_ci
 
@@ -212,6 +212,7 @@ def eqbench_creative(
     panel_aggregate: str = "mean",
     panel_min: int = 1,
     partial_replies: bool = False,
+    cliche_list: str | None = None,
 ) -> Task:
     """Args:
     dataset: path to creative_writing_prompts_v3.json (default: downloaded from
@@ -234,6 +235,8 @@ def eqbench_creative(
     panel_aggregate: mean, median or trimmed (drops the highest and lowest judge when
       there are 3 or more): how the panel's scores combine.
     panel_min: judges that must succeed for a sample to be scored (default 1).
+    cliche_list: a cliché list file (one word or phrase per line, # comments) for the
+      cliche_index scorer, which reports hits per 1,000 words (default: the bundled list).
     """
     writer = args.writer_args(max_tokens, thinking, thinking_allowance)
     judging = args.judge_args(rubric, compact, judge_attempts, partial_replies)
@@ -243,6 +246,7 @@ def eqbench_creative(
     temperature = args.number_in("temperature", temperature, 0.0)
     min_p = args.number_in("min_p", min_p, 0.0, 1.0, optional=True)
     generations = args.text("generations", generations, optional=True)
+    cliches = args.cliche_list(cliche_list)
     args.require_roles(*args.judge_roles(panel))
     samples = with_generations(load_eqbench_prompts(dataset, iterations=iterations), generations)
     return Task(
@@ -251,6 +255,7 @@ def eqbench_creative(
         scorer=[
             eqbench_creative_score(**judging, **panel),
             length_adherence(),
+            cliche_index(cliches),
         ],
         config=GenerateConfig(temperature=temperature),
         metadata={

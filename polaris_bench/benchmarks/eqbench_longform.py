@@ -37,7 +37,7 @@ from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS
 from polaris_bench.judging.rubric import load_rubric
 from polaris_bench.judging.scorers import _judge_config, make_panel, make_rubric_scorer
 from polaris_bench.metrics.length import bucket, bucket_2k, length_instruction
-from polaris_bench.metrics.scorer import length_adherence, prompt_stderr
+from polaris_bench.metrics.scorer import cliche_index, length_adherence, prompt_stderr
 
 # EQ-Bench Longform's protocol: 8 chapters of about 1,000 words each.
 EQBENCH_LONGFORM_TARGET = 8000
@@ -128,6 +128,7 @@ def eqbench_longform(
     panel_aggregate: str = "mean",
     panel_min: int = 1,
     partial_replies: bool = False,
+    cliche_list: str | None = None,
 ) -> Task:
     """Args:
     dataset: POLARIS prompt file (.jsonl/.csv/.parquet with uid, prompt,
@@ -151,6 +152,8 @@ def eqbench_longform(
     panel_aggregate: mean, median or trimmed (drops the highest and lowest judge when
       there are 3 or more): how the panel's scores combine.
     panel_min: judges that must succeed for a sample to be scored (default 1).
+    cliche_list: a cliché list file (one word or phrase per line, # comments) for the
+      cliche_index scorer, which reports hits per 1,000 words (default: the bundled list).
     """
     writer = args.writer_args(max_tokens, thinking, thinking_allowance)
     judging = args.judge_args(rubric, compact, judge_attempts, partial_replies)
@@ -159,6 +162,7 @@ def eqbench_longform(
     split = args.text("split", split)
     target_words = args.positive_int("target_words", target_words, optional=True)
     generations = args.text("generations", generations, optional=True)
+    cliches = args.cliche_list(cliche_list)
     args.require_roles(*args.judge_roles(panel))
     if is_eqbench_prompt_file(dataset):
         prompts = load_eqbench_longform_prompts(dataset, target_words)  # type: ignore[arg-type]
@@ -177,6 +181,7 @@ def eqbench_longform(
         scorer=[
             eqbench_longform_score(**judging, **panel),
             length_adherence(),
+            cliche_index(cliches),
         ],
         metadata={
             "polaris_bench_version": __version__,

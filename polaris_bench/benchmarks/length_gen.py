@@ -22,7 +22,7 @@ from polaris_bench.benchmarks.solvers import DEFAULT_THINKING_ALLOWANCE, story_s
 from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS
 from polaris_bench.judging.scorers import story_quality
 from polaris_bench.metrics.length import bucket, bucket_2k, length_instruction
-from polaris_bench.metrics.scorer import length_adherence
+from polaris_bench.metrics.scorer import cliche_index, length_adherence
 from polaris_bench.paths import resolve_user_path
 
 # One target in each of the paper's six 2k-word buckets, ending at 12k words.
@@ -133,6 +133,7 @@ def length_gen(
     panel_aggregate: str = "mean",
     panel_min: int = 1,
     generations: str | None = None,
+    cliche_list: str | None = None,
 ) -> Task:
     """Args:
     prompts: embedded set (default), a JSONL path, N (first N) or comma-separated ids.
@@ -151,12 +152,15 @@ def length_gen(
     panel_aggregate: mean, median or trimmed (drops the highest and lowest judge when
       there are 3 or more): how the panel's scores combine.
     panel_min: judges that must succeed for a sample to be scored (default 1).
+    cliche_list: a cliché list file (one word or phrase per line, # comments) for the
+      cliche_index scorer, which reports hits per 1,000 words (default: the bundled list).
     """
     wanted = parse_targets(targets)
     writer = args.writer_args(max_tokens, thinking, thinking_allowance)
     judging = args.judge_args(rubric, compact, judge_attempts)
     panel = args.panel_args(judges, panel_aggregate, panel_min)
     generations = args.text("generations", generations, optional=True)
+    cliches = args.cliche_list(cliche_list)
     args.require_roles(*args.judge_roles(panel))
     try:
         chosen = select_prompts(None if prompts is None else args.text("prompts", prompts))
@@ -170,6 +174,7 @@ def length_gen(
         scorer=[
             story_quality(**judging, **panel),
             length_adherence(),
+            cliche_index(cliches),
         ],
         metadata={"benchmark": "length_gen", "split": "ID+OOD", "polaris_bench_version": __version__},
     )

@@ -53,7 +53,7 @@ from polaris_bench.metrics.length import (
     has_cjk,
     longwriter_length_score,
 )
-from polaris_bench.metrics.scorer import length_adherence, prompt_stderr
+from polaris_bench.metrics.scorer import cliche_index, length_adherence, prompt_stderr
 from polaris_bench.story import prompt_text, story_text
 
 NAN = float("nan")
@@ -204,6 +204,7 @@ def longbench_write(
     panel_aggregate: str = "mean",
     panel_min: int = 1,
     partial_replies: bool = False,
+    cliche_list: str | None = None,
 ) -> Task:
     """Args:
     dataset: longbench_write_en.jsonl / longbench_write.jsonl (default: the English
@@ -218,12 +219,15 @@ def longbench_write(
     panel_aggregate: mean, median or trimmed (drops the highest and lowest judge when
       there are 3 or more): how the panel's scores combine.
     panel_min: judges that must succeed for a sample to be scored (default 1).
+    cliche_list: a cliché list file (one word or phrase per line, # comments) for the
+      cliche_index scorer, which reports hits per 1,000 words (default: the bundled list).
     """
     max_tokens = args.positive_int("max_tokens", max_tokens, optional=True)
     judging = args.judge_args(rubric, compact, judge_attempts, partial_replies)
     panel = args.panel_args(judges, panel_aggregate, panel_min)
     dataset = args.text("dataset", dataset, optional=True)
     generations = args.text("generations", generations, optional=True)
+    cliches = args.cliche_list(cliche_list)
     args.require_roles(*args.judge_roles(panel))
     samples = with_generations(load_longbench_write(dataset), generations)
     return Task(
@@ -232,6 +236,7 @@ def longbench_write(
         scorer=[
             longbench_write_score(**judging, **panel),
             length_adherence(method="longwriter"),
+            cliche_index(cliches),
         ],
         metadata={
             "polaris_bench_version": __version__,

@@ -40,7 +40,7 @@ from polaris_bench.metrics.length import (
     length_instruction,
     parse_target,
 )
-from polaris_bench.metrics.scorer import length_adherence
+from polaris_bench.metrics.scorer import cliche_index, length_adherence
 from polaris_bench.story import last_user_turn
 
 log = logging.getLogger(__name__)
@@ -171,6 +171,7 @@ def story_quality(
     panel_aggregate: str = "mean",
     panel_min: int = 1,
     partial_replies: bool = False,
+    cliche_list: str | None = None,
 ) -> Task:
     """Args:
     dataset: POLARIS prompt file (.jsonl/.csv/.parquet); default the HF test split.
@@ -192,6 +193,8 @@ def story_quality(
     panel_aggregate: mean, median or trimmed (drops the highest and lowest judge when
       there are 3 or more): how the panel's scores combine.
     panel_min: judges that must succeed for a sample to be scored (default 1).
+    cliche_list: a cliché list file (one word or phrase per line, # comments) for the
+      cliche_index scorer, which reports hits per 1,000 words (default: the bundled list).
     """
     writer = args.writer_args(max_tokens, thinking, thinking_allowance)
     judging = args.judge_args(rubric, compact, judge_attempts, partial_replies)
@@ -199,6 +202,7 @@ def story_quality(
     dataset = args.text("dataset", dataset, optional=True)
     split = args.text("split", split)
     generations = args.text("generations", generations, optional=True)
+    cliches = args.cliche_list(cliche_list)
     args.require_roles(*args.judge_roles(panel))
     samples = with_generations(
         load_polaris_prompts(dataset, split=split, benchmark="story_quality", revision=revision), generations
@@ -209,6 +213,7 @@ def story_quality(
         scorer=[
             story_quality_scorer(**judging, **panel),
             length_adherence(),
+            cliche_index(cliches),
         ],
         metadata={
             "polaris_bench_version": __version__,

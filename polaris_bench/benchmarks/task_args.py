@@ -208,3 +208,19 @@ def missing_roles_message(missing: list[str]) -> str:
         f"model role {', '.join(repr(r) for r in missing)} not given: add {needed} "
         "(the grader is the judge; there is no fallback to the writer)"
     )
+
+
+def cliche_list(value: Any) -> str | None:
+    """``-T cliche_list=<file>``: a cliché list in the bundled list's format (None: the
+    bundled list). The file is read now, so a missing, empty or non-text file fails the
+    task before any story is written."""
+    from polaris_bench.metrics.cliche import ClicheListError, load_lexicon
+
+    path = text("cliche_list", value, optional=True)
+    if path is None:
+        return None
+    try:
+        load_lexicon(path)
+    except ClicheListError as exc:
+        raise TaskArgumentError("cliche_list", value, exc.problem) from exc
+    return path

@@ -47,7 +47,7 @@ from polaris_bench.judging.panel import (
 from polaris_bench.judging.rubric import Criterion, Rubric, load_rubric
 from polaris_bench.judging.scorers import _judge_config, make_panel
 from polaris_bench.metrics.length import bucket, bucket_2k, has_cjk
-from polaris_bench.metrics.scorer import length_adherence, prompt_stderr
+from polaris_bench.metrics.scorer import cliche_index, length_adherence, prompt_stderr
 from polaris_bench.story import prompt_text, story_text
 
 BANDS: tuple[str, ...] = ("1-2", "3-4", "5-6", "7-8", "9-10")
@@ -328,6 +328,7 @@ def writingbench(
     judges: str = "grader",
     panel_aggregate: str = "mean",
     panel_min: int = 1,
+    cliche_list: str | None = None,
 ) -> Task:
     """Args:
     dataset: WritingBench benchmark_all.jsonl or a subset in its format (default: the
@@ -346,6 +347,8 @@ def writingbench(
     panel_aggregate: mean, median or trimmed (drops the highest and lowest judge when
       there are 3 or more): how the panel's scores combine.
     panel_min: judges that must succeed for a sample to be scored (default 1).
+    cliche_list: a cliché list file (one word or phrase per line, # comments) for the
+      cliche_index scorer, which reports hits per 1,000 words (default: the bundled list).
     """
     writer = args.writer_args(max_tokens, thinking, thinking_allowance)
     judging = args.judge_args(rubric, compact, judge_attempts)
@@ -354,6 +357,7 @@ def writingbench(
     domain = args.text("domain", domain)  # type: ignore[assignment]
     language = args.choice("language", language, ("en", "zh", "all"))
     generations = args.text("generations", generations, optional=True)
+    cliches = args.cliche_list(cliche_list)
     args.require_roles(*args.judge_roles(panel))
     samples = with_generations(load_writingbench(dataset, domain=domain, language=language), generations)  # type: ignore[arg-type]
     return Task(
@@ -363,6 +367,7 @@ def writingbench(
             writingbench_score(**judging, **panel),
             # Chinese lengths are characters: LongWriter's count (CJK chars + words)
             length_adherence(method="paper" if language == "en" else "longwriter"),
+            cliche_index(cliches),
         ],
         metadata={
             "polaris_bench_version": __version__,

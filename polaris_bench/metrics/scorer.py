@@ -1,5 +1,7 @@
-"""``length_adherence``: every length metric of a story as an Inspect scorer (no LLM),
-and the metric set shared by the scorers (mean, stderr, mean per bucket).
+"""The scorers that need no LLM, so they run on every benchmark: ``length_adherence``
+(every length metric of a story) and ``cliche_index`` (hits per 1,000 words of a
+cliché list, see ``metrics.cliche``); and the metric set shared by the scorers (mean,
+stderr, mean per bucket).
 
 Standard errors are clustered by prompt (``prompt_stderr``), as the store's bootstrap
 intervals are: several samples of one prompt (targets, epochs, seeds) are not
@@ -22,9 +24,11 @@ from inspect_ai.scorer import (
 )
 from inspect_ai.solver import TaskState
 
+from polaris_bench.metrics.cliche import load_lexicon, per_thousand_words
 from polaris_bench.metrics.length import (
     TargetRule,
     WordCountMethod,
+    count_words,
     measure,
     parse_target,
 )
@@ -41,6 +45,8 @@ LENGTH_KEYS = (
     "truncated",
 )
 
+CLICHE_KEYS = ("cliche_rate", "cliche_hits")
+TOP_CLICHES = 10  # the most frequent entries kept in a score's metadata
 
 CLUSTER_KEY = "prompt_id"
 
@@ -133,6 +139,33 @@ def length_adherence(method: WordCountMethod = "paper", target_rule: TargetRule 
             value=value,
             answer=f"{report.words} words" + (f" / {wanted}" if wanted else ""),
             metadata={"bucket": report.bucket, "bucket_2k": report.bucket_2k, "method": method},
+        )
+
+    return score
+
+
+@scorer(metrics=_key_metrics(list(CLICHE_KEYS), "bucket"))
+def cliche_index(cliche_list: str | None = None) -> Scorer:
+    """The cliché index without an LLM: ``cliche_rate`` (hits per 1,000 words, the
+    paper's word rule; NaN for a story of no words) and ``cliche_hits``. ``cliche_list``
+    is a file in the bundled list's format (default: the bundled list); a file that is
+    missing, empty or not text raises ``ClicheListError`` when the scorer is made."""
+    lexicon = load_lexicon(cliche_list)
+
+    async def score(state: TaskState, target: Target) -> Score:
+        story = story_text(state)
+        hits = lexicon.hits(story)
+        total = sum(hits.values())
+        words = count_words(story)
+        top = [[phrase, n] for phrase, n in sorted(hits.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_CLICHES]]
+        return Score(
+            value={"cliche_rate": per_thousand_words(total, words), "cliche_hits": total},
+            answer=f"{total} cliché hits in {words} words",
+            metadata={
+                "top_cliches": top,
+                "cliche_list": lexicon.source,
+                "cliche_list_sha256": lexicon.sha256,
+            },
         )
 
     return score

@@ -4,8 +4,8 @@ A run's benchmark is its task metadata ``benchmark`` when the task sets one, els
 Inspect task name (without a package prefix). ``MAIN_SCORES`` maps a benchmark name
 (exact, else the longest entry the name starts with) to the score keys that carry its
 headline number, tried in order, and the scorers that produce them. A benchmark that
-is not listed falls back to the first scorer that is not a length scorer, and its
-``value`` (scalar scores) or ``score`` key, else its first key.
+is not listed falls back to the first scorer that is not a measuring scorer (length,
+clichés), and its ``value`` (scalar scores) or ``score`` key, else its first key.
 
 To add a benchmark: add one ``MainScore`` line.
 """
@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-# Scorers that measure length only; never a benchmark's headline.
-LENGTH_SCORERS = frozenset({"length_adherence"})
+# Scorers that measure text without judging it (length, the cliché index); never a
+# benchmark's headline.
+LENGTH_SCORERS = frozenset({"length_adherence", "cliche_index"})
 
 
 @dataclass(frozen=True)
