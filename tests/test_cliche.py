@@ -179,10 +179,10 @@ def test_cli_bad_list_is_one_line_naming_the_option(tmp_path):
 # -- the scorer in a real run --------------------------------------------------------------------
 
 
-def _run(task, tmp_path: Path, name: str):
+def _run(task, tmp_path: Path, name: str, **model_args):
     [log] = inspect_eval(
-        task, model="offline/writer-a", model_roles={"grader": get_model("offline/judge", memoize=False)},
-        log_dir=str(tmp_path / name), display="none",
+        task, model="offline/writer-a", model_args=model_args,
+        model_roles={"grader": get_model("offline/judge", memoize=False)}, log_dir=str(tmp_path / name), display="none",
     )
     assert log.status == "success", log.error
     return log
@@ -191,12 +191,12 @@ def _run(task, tmp_path: Path, name: str):
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """length_gen with the bundled list and with one's own list (the offline writer's
-    own vocabulary, so its rate is far from zero)."""
+    own vocabulary), the same stories (a degrading writer, so both lists find hits)."""
     tmp = tmp_path_factory.mktemp("cliche_runs")
     mine = own_list(tmp, "lantern", "harbor", "quiet", "the orchard")
     task = _task("length_gen")
-    bundled = _run(task(prompts="2", targets="300"), tmp, "bundled")
-    custom = _run(task(prompts="2", targets="300", cliche_list=str(mine)), tmp, "custom")
+    bundled = _run(task(prompts="2", targets="300"), tmp, "bundled", degrade=1.0)
+    custom = _run(task(prompts="2", targets="300", cliche_list=str(mine)), tmp, "custom", degrade=1.0)
     return bundled, custom, mine
 
 
@@ -209,7 +209,7 @@ def test_length_gen_scores_the_cliche_rate_of_every_sample(runs):
         story = strip_thinking(sample.output.completion)
         hits = lex.hits(story)
         assert set(score.value) == {"cliche_rate", "cliche_hits"}
-        assert score.value["cliche_hits"] == sum(hits.values())
+        assert score.value["cliche_hits"] == sum(hits.values()) > 0
         assert score.value["cliche_rate"] == pytest.approx(cliche_rate(story))
         assert score.metadata["cliche_list"] == BUNDLED and score.metadata["cliche_list_sha256"] == lex.sha256
         assert score.metadata["top_cliches"] == sorted(
@@ -224,10 +224,12 @@ def test_own_list_changes_the_numbers(runs):
     bundled, custom, mine = runs
     lex = load_lexicon(mine)
     rates = {s.id: s.scores["cliche_index"].value["cliche_rate"] for s in bundled.samples}
+    stories = {s.id: s.output.completion for s in bundled.samples}
     for sample in custom.samples:
         score = sample.scores["cliche_index"]
         story = strip_thinking(sample.output.completion)
         assert score.value["cliche_rate"] == pytest.approx(cliche_rate(story, lex))
+        assert sample.output.completion == stories[sample.id]  # the same story, another list
         assert score.value["cliche_rate"] > 0 and score.value["cliche_rate"] != rates[sample.id]
         assert score.metadata["cliche_list"] == str(mine) and score.metadata["cliche_list_sha256"] == lex.sha256
         assert {phrase for phrase, _ in score.metadata["top_cliches"]} <= set(lex.entries)

@@ -12,6 +12,17 @@ missing ending goes unnoticed (the audit reports that, it does not flag it). Pai
 ("Story A" / "Story B" in one text), each criterion's margin is the quality difference
 of the two stories, so swapping them negates the verdict: no position preference.
 
+The fair judge also reads how worn the opening is, so a window cut from late in a
+decaying story (``offline/writer -M degrade=``) scores lower than one from its start:
+the hashed quality is multiplied by ``(1 - c) * (1 - r)``, where ``c`` grows from 0 to 1
+as the opening's cliché rate (``metrics.cliche``, per 1,000 words) goes from
+``CLICHE_FREE`` to ``CLICHE_FULL``, and ``r`` as its self-repetition (the paper's
+formula, ``metrics.repetition``) goes from ``REPETITION_FREE`` to ``REPETITION_FULL``.
+Below the free levels nothing changes: the odd stock phrase of ordinary prose (one in an
+opening of 120 words) and chance 4-gram repeats go unpunished, so undegraded stories
+score as before. It is still read from the opening only: padding at the end changes
+nothing.
+
 Options (``-M`` on ``offline/judge``; fields of ``JudgeBehaviour``):
 
 * ``noise=<sd>``: Gaussian noise, in rubric points, added to every criterion score (and
@@ -28,12 +39,22 @@ Options (``-M`` on ``offline/judge``; fields of ``JudgeBehaviour``):
 from __future__ import annotations
 
 import hashlib
+import itertools
+import math
 import random
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
+from polaris_bench.metrics.cliche import cliche_rate
+from polaris_bench.metrics.repetition import self_repetition
+
 OPENING_WORDS = 120
+# How worn an opening may be before the fair judge marks it down, and where the mark-down
+# is complete (see the module docstring).
+CLICHE_FREE, CLICHE_FULL = 10.0, 60.0  # cliché hits per 1,000 words
+REPETITION_FREE, REPETITION_FULL = 0.02, 0.3  # the paper's self-repetition penalty
 DEFAULT_NOISE = 0.5
 MARGIN_PER_QUALITY = 10.0  # pairwise: a quality difference of 0.5 is a 5-plus margin
 
@@ -83,10 +104,33 @@ def opening(story: str) -> str:
     return " ".join(re.findall(r"\w+", story.lower())[:OPENING_WORDS])
 
 
+def opening_text(story: str) -> str:
+    """The story as written up to the end of its ``OPENING_WORDS``-th word."""
+    ends = [m.end() for m in itertools.islice(re.finditer(r"\w+", story), OPENING_WORDS)]
+    return story[: ends[-1]] if ends else ""
+
+
+def _ramp(value: float, free: float, full: float) -> float:
+    return min(1.0, max(0.0, (value - free) / (full - free)))
+
+
+@lru_cache(maxsize=4096)
+def wear(head: str) -> float:
+    """How much of an opening's quality survives its clichés and repetition, in [0, 1]
+    (1: an opening at or below the free levels)."""
+    if not head:
+        return 1.0
+    rate = cliche_rate(head)
+    cliches = 0.0 if math.isnan(rate) else _ramp(rate, CLICHE_FREE, CLICHE_FULL)
+    repeats = _ramp(self_repetition(head), REPETITION_FREE, REPETITION_FULL)
+    return (1.0 - cliches) * (1.0 - repeats)
+
+
 def quality(story: str, criterion: str) -> float:
     """A fair judge's view of ``story`` on ``criterion``, in [0, 1]."""
     head = opening(story)
-    return 0.6 * _unit("story", head) + 0.4 * _unit("criterion", head, criterion)
+    base = 0.6 * _unit("story", head) + 0.4 * _unit("criterion", head, criterion)
+    return base * wear(opening_text(story))
 
 
 def has_instruction(story: str) -> bool:

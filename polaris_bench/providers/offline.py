@@ -11,6 +11,15 @@ be exercised end to end without a network or a GPU.
   length around that (log-normal, sd 0.3 in log length, drawn per writer and prompt, as
   real models scatter); ``-M think=true`` prefixes a ``<think>`` block.
   Stops at ``max_tokens`` (1 token ~ 0.75 words) with stop reason ``max_tokens``.
+  ``-M degrade=<strength in [0, 1]>`` (default 0) makes the text decay with position:
+  at the fraction x of the story, a sentence repeats one of the last 12 word for word
+  with probability ``degrade * x / 2``, a sentence carries stock phrases from the
+  bundled cliché list (``metrics.cliche``) with probability ``degrade * x`` (two of them
+  with ``(degrade * x)**2``), and a paragraph is followed by an echo of one of the last
+  three paragraphs with probability ``degrade * x / 4``; so self-repetition and the
+  cliché rate grow towards the end, and the fair judge, reading a window's opening,
+  scores late windows lower. The story still has exactly the words asked; ``degrade=0`` writes the same
+  text as before the option existed.
 * ``offline/judge``: answers any ``response_schema`` with a valid JSON instance,
   quoting the story (the text inside ``<story>`` tags, else the whole prompt) for
   every string array. ``-M latency=0.5`` sleeps per call, ``-M malformed=0.2`` makes
@@ -50,7 +59,8 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
-from polaris_bench.metrics.length import parse_target
+from polaris_bench.metrics.cliche import load_lexicon
+from polaris_bench.metrics.length import count_words, parse_target
 from polaris_bench.providers.judge_behaviour import (
     JudgeBehaviour,
     fill_scores,
@@ -140,23 +150,76 @@ def requested_words(prompt: str, default: int = 300) -> int:
 _POOL = [w.replace("-", "") for kind in ("nouns", "verbs", "adjs") for w in _VOCAB[kind]]
 
 
-def write_story(model_name: str, prompt: str, words: int) -> str:
-    """Deterministic prose of exactly ``words`` \\w+ words, in paragraphs."""
+def write_story(model_name: str, prompt: str, words: int, degrade: float = 0.0) -> str:
+    """Deterministic prose of exactly ``words`` \\w+ words, in paragraphs; ``degrade``
+    (0-1) makes it decay with position (see the module docstring)."""
     rng = _rng(model_name, prompt)
+    decay = _Decay(_rng(model_name, prompt, "degrade"), degrade) if degrade > 0 else None
     name = rng.choice(_VOCAB["names"])
     paragraphs: list[str] = []
     sentences: list[str] = []
     count = 0
     while count < words:
         n = min(words - count, rng.randint(8, 15))
-        sentences.append(" ".join([name, *rng.choices(_POOL, k=n - 1)]) + ".")
+        sentence = " ".join([name, *rng.choices(_POOL, k=n - 1)]) + "."
+        if decay is not None:
+            sentence = _fit(decay.sentence(sentence, name, count / words), words - count)
+            n = count_words(sentence)
+        sentences.append(sentence)
         count += n
         if len(sentences) >= rng.randint(4, 7):
             paragraphs.append(" ".join(sentences))
             sentences = []
+            if decay is not None and count < words and (echo := decay.echo(paragraphs, count / words)):
+                echo = _fit(echo, words - count)
+                paragraphs.append(echo)
+                count += count_words(echo)
     if sentences:
         paragraphs.append(" ".join(sentences))
     return "\n\n".join(paragraphs)
+
+
+RECENT_SENTENCES, RECENT_PARAGRAPHS = 12, 3  # what a degrading writer loops back to
+
+
+class _Decay:
+    """The ``degrade`` option's choices, from a random stream of their own (so the
+    undegraded text is unchanged): repeats, stock phrases and paragraph echoes, each
+    more likely the later in the story."""
+
+    def __init__(self, rng: random.Random, strength: float) -> None:
+        self.rng = rng
+        self.strength = strength
+        self.written: list[str] = []
+        self.phrases = load_lexicon().entries
+
+    def sentence(self, fresh: str, name: str, position: float) -> str:
+        p = self.strength * position
+        if self.written and self.rng.random() < p / 2:
+            return self.rng.choice(self.written[-RECENT_SENTENCES:])  # a loop: said lately, word for word
+        sentence = fresh
+        for _ in range(2):
+            if self.rng.random() >= p:
+                break
+            words = sentence[len(name) + 1 : -1].split()
+            cut = self.rng.randint(0, len(words))
+            sentence = " ".join([name, *words[:cut], self.rng.choice(self.phrases), *words[cut:]]) + "."
+            p = p * p  # a second stock phrase is rarer
+        self.written.append(sentence)
+        return sentence
+
+    def echo(self, paragraphs: list[str], position: float) -> str | None:
+        if paragraphs and self.rng.random() < self.strength * position / 4:
+            return self.rng.choice(paragraphs[-RECENT_PARAGRAPHS:])
+        return None
+
+
+def _fit(text: str, budget: int) -> str:
+    """``text`` cut to its first ``budget`` words (the paper's rule), ending a sentence."""
+    if count_words(text) <= budget:
+        return text
+    ends = [m.end() for m in re.finditer(r"\w+", text)]
+    return text[: ends[budget - 1]] + "."
 
 
 def _quotes(story: str, rng: random.Random, k: int) -> list[str]:
@@ -220,6 +283,7 @@ class OfflineModel(ModelAPI):
         prefer_first: float | None = None,
         length_reward: float = 0.0,
         obey: bool = False,
+        degrade: float = 0.0,
         **model_args: Any,
     ) -> None:
         super().__init__(model_name, base_url, api_key, [], config)
@@ -230,6 +294,14 @@ class OfflineModel(ModelAPI):
         for opt, value in (("malformed", malformed), ("fail", fail)):
             if not 0.0 <= float(value) <= 1.0:
                 raise ValueError(f"offline provider: -M {opt} must be a share in [0, 1]")
+        try:
+            self.degrade = float(degrade)
+        except (TypeError, ValueError):
+            self.degrade = math.nan
+        if not 0.0 <= self.degrade <= 1.0:
+            raise ValueError(f"offline provider: -M degrade must be a strength in [0, 1], not {degrade!r}")
+        if self.degrade and not model_name.startswith("writer"):
+            raise ValueError("offline provider: -M degrade is a writer option")
         self.latency = float(latency)
         self.malformed = float(malformed)
         self.fail = float(fail)
@@ -283,7 +355,7 @@ class OfflineModel(ModelAPI):
         stop = "stop"
         if config.max_tokens is not None and words > config.max_tokens * WORDS_PER_TOKEN:
             words, stop = int(config.max_tokens * WORDS_PER_TOKEN), "max_tokens"
-        text = write_story(self.model_name, prompt, words)
+        text = write_story(self.model_name, prompt, words, self.degrade)
         tokens = math.ceil(words / WORDS_PER_TOKEN)
         if self.think:
             thought = "<think>Plan: a quiet story about memory.</think>\n"
