@@ -222,16 +222,17 @@ def test_decay_and_cliche_columns_only_where_there_are_values(db, capsys, tmp_pa
     row = next(line for line in md.splitlines() if line.startswith("| offline/writer-a"))
     cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")]))
     assert cells["decay/1k words [95% CI]"].startswith("-") and "[" in cells["decay/1k words [95% CI]"]
-    # a store without segment or cliché scores keeps today's columns
+    # a store without segment scores has no decay column; every single-story run has
+    # the cliché index (the offline writer's plain prose: none)
     plain = tmp_path / "plain.duckdb"
     assert polaris("ingest", str(store_logs() / "sweeps"), "--db", str(plain)) == 0
     capsys.readouterr()
     assert polaris("leaderboard", "--db", str(plain), "-b", "length_gen", "-f", "markdown") == 0
     md = capsys.readouterr().out
-    assert "decay" not in md and "clichés" not in md
+    assert "decay/1k" not in md and "clichés/1k" in md
     assert polaris("leaderboard", "--db", str(plain), "-b", "length_gen", "-f", "json") == 0
     rows = json.loads(capsys.readouterr().out)["leaderboard"]
-    assert all(r["decay"] is None and r["cliche_rate"] is None for r in rows if r["source"] == "run")
+    assert all(r["decay"] is None and r["cliche_rate"] == 0 for r in rows if r["source"] == "run")
 
 
 # -- position plot ------------------------------------------------------------------------
