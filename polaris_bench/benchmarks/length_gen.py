@@ -21,6 +21,7 @@ from polaris_bench.benchmarks.generations import with_generations
 from polaris_bench.benchmarks.solvers import DEFAULT_THINKING_ALLOWANCE, story_solver
 from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS
 from polaris_bench.judging.scorers import story_quality
+from polaris_bench.judging.segments import story_segments
 from polaris_bench.metrics.length import bucket, bucket_2k, length_instruction
 from polaris_bench.metrics.scorer import cliche_index, length_adherence
 from polaris_bench.paths import resolve_user_path
@@ -132,6 +133,8 @@ def length_gen(
     judges: str = "grader",
     panel_aggregate: str = "mean",
     panel_min: int = 1,
+    segments: int | None = None,
+    decay_margin: float | None = None,
     generations: str | None = None,
     cliche_list: str | None = None,
 ) -> Task:
@@ -154,11 +157,18 @@ def length_gen(
     panel_min: judges that must succeed for a sample to be scored (default 1).
     cliche_list: a cliché list file (one word or phrase per line, # comments) for the
       cliche_index scorer, which reports hits per 1,000 words (default: the bundled list).
+    segments: judge quality along the story too: windows of about this many words
+      (an integer >= 100; 2000 is a good value), each judged with the story_segment
+      rubric by the same judges, and the per-sample decay (scorer story_segments).
+      Default off.
+    decay_margin: quality points (0-100) below the first window that count as a
+      drop for decay_onset (default 5; only with segments).
     """
     wanted = parse_targets(targets)
     writer = args.writer_args(max_tokens, thinking, thinking_allowance)
     judging = args.judge_args(rubric, compact, judge_attempts)
     panel = args.panel_args(judges, panel_aggregate, panel_min)
+    segmented = args.segment_args(segments, decay_margin)
     generations = args.text("generations", generations, optional=True)
     cliches = args.cliche_list(cliche_list)
     args.require_roles(*args.judge_roles(panel))
@@ -175,6 +185,9 @@ def length_gen(
             story_quality(**judging, **panel),
             length_adherence(),
             cliche_index(cliches),
+            *([story_segments(**segmented, compact=judging["compact"], max_attempts=judging["max_attempts"],
+                            cliche_list=cliches, **panel)]
+              if segmented else []),
         ],
         metadata={"benchmark": "length_gen", "split": "ID+OOD", "polaris_bench_version": __version__},
     )

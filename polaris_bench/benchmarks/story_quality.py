@@ -34,6 +34,7 @@ from polaris_bench.benchmarks.generations import with_generations
 from polaris_bench.benchmarks.solvers import DEFAULT_THINKING_ALLOWANCE, story_solver
 from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS
 from polaris_bench.judging.scorers import story_quality as story_quality_scorer
+from polaris_bench.judging.segments import story_segments
 from polaris_bench.metrics.length import (
     bucket,
     bucket_2k,
@@ -170,6 +171,8 @@ def story_quality(
     judges: str = "grader",
     panel_aggregate: str = "mean",
     panel_min: int = 1,
+    segments: int | None = None,
+    decay_margin: float | None = None,
     partial_replies: bool = False,
     cliche_list: str | None = None,
 ) -> Task:
@@ -195,10 +198,17 @@ def story_quality(
     panel_min: judges that must succeed for a sample to be scored (default 1).
     cliche_list: a cliché list file (one word or phrase per line, # comments) for the
       cliche_index scorer, which reports hits per 1,000 words (default: the bundled list).
+    segments: judge quality along the story too: windows of about this many words
+      (an integer >= 100; 2000 is a good value), each judged with the story_segment
+      rubric by the same judges, and the per-sample decay (scorer story_segments).
+      Default off.
+    decay_margin: quality points (0-100) below the first window that count as a
+      drop for decay_onset (default 5; only with segments).
     """
     writer = args.writer_args(max_tokens, thinking, thinking_allowance)
     judging = args.judge_args(rubric, compact, judge_attempts, partial_replies)
     panel = args.panel_args(judges, panel_aggregate, panel_min)
+    segmented = args.segment_args(segments, decay_margin)
     dataset = args.text("dataset", dataset, optional=True)
     split = args.text("split", split)
     generations = args.text("generations", generations, optional=True)
@@ -214,6 +224,9 @@ def story_quality(
             story_quality_scorer(**judging, **panel),
             length_adherence(),
             cliche_index(cliches),
+            *([story_segments(**segmented, compact=judging["compact"], max_attempts=judging["max_attempts"],
+                            cliche_list=cliches, **panel)]
+              if segmented else []),
         ],
         metadata={
             "polaris_bench_version": __version__,

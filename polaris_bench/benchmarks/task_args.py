@@ -224,3 +224,26 @@ def cliche_list(value: Any) -> str | None:
     except ClicheListError as exc:
         raise TaskArgumentError("cliche_list", value, exc.problem) from exc
     return path
+
+
+# -- quality along the story ----------------------------------------------------------
+
+
+def segment_args(segments: Any, decay_margin: Any) -> dict[str, Any] | None:
+    """``-T segments=<words>`` (window size, an integer >= the minimum) and
+    ``-T decay_margin=<points>``, checked; ``None`` when segments are off. A
+    ``decay_margin`` without ``segments`` is an error, not silently ignored."""
+    from polaris_bench.judging.segments import DEFAULT_DECAY_MARGIN, MIN_SEGMENT_WORDS
+
+    if segments is None:
+        if decay_margin is not None:
+            raise TaskArgumentError("decay_margin", decay_margin, "only applies with -T segments=<words>")
+        return None
+    problem = f"expected a window size in words, an integer >= {MIN_SEGMENT_WORDS} (e.g. 2000)"
+    number: Any = segments
+    if isinstance(number, str) and number.strip().lstrip("-").isdigit():
+        number = int(number.strip())
+    if isinstance(number, bool) or not isinstance(number, int) or number < MIN_SEGMENT_WORDS:
+        raise TaskArgumentError("segments", segments, problem)
+    margin = number_in("decay_margin", DEFAULT_DECAY_MARGIN if decay_margin is None else decay_margin, 0, 100)
+    return {"segment_words": number, "decay_margin": margin}

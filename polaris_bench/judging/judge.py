@@ -166,14 +166,18 @@ async def judge_story(
     story: str,
     grader: Model | str | None = None,
     config: JudgeConfig = JudgeConfig(),
+    *,
+    context: str | None = None,
 ) -> Judgement:
     """Judge one story; see the module docstring. ``grader`` defaults to the Inspect
-    ``grader`` model role."""
+    ``grader`` model role. ``context``: the judged text is a window of a longer story
+    and this is a digest of the story before it (``polaris_bench.judging.segments``);
+    quotes are still checked against the window alone."""
     model = _grader(grader)
     story = strip_thinking(story)
     if config.strip_length_sentence:
         prompt = strip_length_sentence(prompt)
-    rendered = render(rubric, prompt, story, compact=config.compact)
+    rendered = render(rubric, prompt, story, compact=config.compact, context=context)
     response_schema = judge_response_schema(rubric, compact=config.compact)
     judgement = Judgement(
         rubric_id=rubric.id,

@@ -7,26 +7,51 @@ Two output modes share one envelope, ``{"criteria": {<id>: ...}, <reported total
   output tokens; for cheap judging and for very small local judges).
 
 A rubric may name a template file of the user's (``prompt_template``); it may use the
-placeholders ``{{prompt}}``, ``{{story}}``, ``{{rubric}}`` and ``{{output_format}}``,
-and must contain ``{{story}}``.
+placeholders ``{{prompt}}``, ``{{story}}``, ``{{rubric}}``, ``{{output_format}}`` and
+``{{context}}``, and must contain ``{{story}}``.
+
+``context``: a passage judged as part of a longer story (a window,
+``polaris_bench.judging.segments``) comes with a digest of the story before it. The
+built-in template then has a ``<story_so_far>`` block before ``<story>``; a user's
+template must place ``{{context}}`` itself. Without a context, the built-in template
+is unchanged (and so is its hash).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from polaris_bench.judging.rubric import Rubric, RubricError
 
-PLACEHOLDERS = ("{{prompt}}", "{{story}}", "{{rubric}}", "{{output_format}}")
+PLACEHOLDERS = ("{{prompt}}", "{{story}}", "{{rubric}}", "{{output_format}}", "{{context}}")
+_FILLED = re.compile(r"\{\{(prompt|context|story)\}\}")
 
 _BUILTIN_TEMPLATE = """{{rubric}}
 
 <writing_prompt>
 {{prompt}}
 </writing_prompt>
+
+<story>
+{{story}}
+</story>
+
+{{output_format}}"""
+
+# A window of a longer story: what came before, as a digest, then the passage judged.
+_BUILTIN_CONTEXT_TEMPLATE = """{{rubric}}
+
+<writing_prompt>
+{{prompt}}
+</writing_prompt>
+
+<story_so_far>
+{{context}}
+</story_so_far>
 
 <story>
 {{story}}
@@ -84,24 +109,35 @@ def evidence_rules_text(rubric: Rubric) -> str:
     return text + "."
 
 
-def load_template(rubric: Rubric) -> str:
+def load_template(rubric: Rubric, *, context: bool = False) -> str:
     if rubric.prompt_template is None:
-        return _BUILTIN_TEMPLATE
+        return _BUILTIN_CONTEXT_TEMPLATE if context else _BUILTIN_TEMPLATE
     path = Path(rubric.prompt_template)
     template = path.read_text(encoding="utf-8")
     if "{{story}}" not in template:
         raise RubricError(f"{path}: a judge prompt template must contain the placeholder {{{{story}}}}")
+    if context and "{{context}}" not in template:
+        raise RubricError(
+            f"{path}: judging a window of a story needs the placeholder {{{{context}}}} (the story so far) "
+            "in the judge prompt template"
+        )
     return template
 
 
-def render(rubric: Rubric, prompt: str, story: str, *, compact: bool = False) -> RenderedPrompt:
-    template = load_template(rubric)
+def render(
+    rubric: Rubric, prompt: str, story: str, *, compact: bool = False, context: str | None = None
+) -> RenderedPrompt:
+    """The judge prompt; ``context`` (the story so far, for a window) selects the
+    template with a ``<story_so_far>`` block."""
+    template = load_template(rubric, context=context is not None)
     fixed = template.replace("{{rubric}}", describe_rubric(rubric)).replace(
         "{{output_format}}", output_format(rubric, compact)
     )
     digest = hashlib.sha256(fixed.encode()).hexdigest()
-    # Fill the story last so text inside the prompt cannot inject placeholders.
-    text = fixed.replace("{{prompt}}", prompt).replace("{{story}}", story)
+    # One pass over the placeholders: text inside the prompt, the context or the story
+    # cannot inject a placeholder that is filled afterwards.
+    values = {"prompt": prompt, "story": story, "context": context or ""}
+    text = _FILLED.sub(lambda m: values[m.group(1)], fixed)
     return RenderedPrompt(text=text, template_sha256=digest)
 
 

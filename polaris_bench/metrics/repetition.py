@@ -60,3 +60,21 @@ def self_repetition(text: str, cfg: RepetitionConfig = RepetitionConfig()) -> fl
     line_ratio = (len(lines) - len(set(lines))) / len(lines) if lines else 0.0
     penalty = cfg.w_ngram * (0.7 * max(0.0, ngram_ratio - cfg.hinge) + 0.3 * local_ratio)
     return float(min(cfg.cap, penalty + cfg.w_lines * line_ratio))
+
+
+def ngrams(text: str, n: int = 4) -> set[tuple[str, ...]]:
+    """The distinct n-grams of ``text``, tokenised and lower-cased as ``self_repetition``
+    tokenises."""
+    tokens = [t.lower() for t in _REP_TOKEN.findall(text)]
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def ngram_overlap(text: str, earlier: set[tuple[str, ...]], n: int = 4) -> float:
+    """Share (0..1) of the n-gram occurrences of ``text`` that also occur in ``earlier``
+    (the n-grams of the text before it): how much of a window replays the story so far.
+    0.0 for a text with no n-grams."""
+    tokens = [t.lower() for t in _REP_TOKEN.findall(text)]
+    grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    if not grams:
+        return 0.0
+    return sum(g in earlier for g in grams) / len(grams)
