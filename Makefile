@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/store_bench.py
 	$(BIN)/python bench/train_step.py
 	$(BIN)/python bench/panel_overhead.py
+	$(BIN)/python bench/segments.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

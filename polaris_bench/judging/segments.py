@@ -132,7 +132,9 @@ def story_digest(before: str, cap: int = DIGEST_WORDS) -> str:
 def decay(points: Sequence[tuple[int, int, float | None]], margin: float) -> tuple[float, float]:
     """(slope per 1,000 words, onset word) from windows as (first_word, last_word,
     quality or None); see the module docstring."""
-    from scipy.stats import linregress  # scipy.stats takes seconds to import: not at task load
+    from scipy.stats import (
+        linregress,  # scipy.stats takes seconds to import: not at task load
+    )
 
     scored = [(a, b, q) for a, b, q in points if q is not None and not math.isnan(q)]
     slope = math.nan
