@@ -269,3 +269,25 @@ def test_a_panel_judges_every_window(tmp_path):
         assert e["attempts"] == 3
         disagree |= len(set(members)) > 1
     assert disagree
+
+
+def test_a_degrading_writer_decays_and_its_windows_repeat_and_wear(tmp_path):
+    """The offline writer's -M degrade: window quality falls with position, repetition and
+    the cliché rate grow; the same writer undegraded shows none of it."""
+
+    def run(degrade: float, folder: str):
+        writer = get_model("offline/writer", degrade=degrade, memoize=False)
+        [log] = inspect_eval(_length_gen(prompts="2", targets="6000", segments=1000, compact=True), model=writer,
+                             model_roles={"grader": "offline/judge"}, log_dir=str(tmp_path / folder), display="none")
+        assert log.status == "success", log.error
+        for s in log.samples:
+            check_sample(s, 1000)
+        return [s.scores["story_segments"].value for s in log.samples]
+
+    worn, fresh = run(1.0, "worn"), run(0.0, "fresh")
+    for v in worn:
+        assert v["windows"] == 6 and v["decay_slope"] < 0 and not math.isnan(v["decay_onset"])
+        assert v["self_repetition_growth"] > 0 and v["cliche_rate_growth"] > 0
+    for v in fresh:
+        assert v["cliche_rate_growth"] == pytest.approx(0, abs=1.0)
+    assert statistics.fmean(v["decay_slope"] for v in worn) < statistics.fmean(v["decay_slope"] for v in fresh) - 2
