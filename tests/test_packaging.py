@@ -204,7 +204,9 @@ def test_wheel_runs_the_offline_pipeline_from_an_empty_folder(tmp_path):
     data = {f"polaris_bench/data/{p.name}" for p in (PACKAGE / "data").iterdir() if p.is_file()}
     rubrics = {f"polaris_bench/rubrics/{p.name}" for p in (ROOT / "rubrics").iterdir() if p.is_file()}
     assert "polaris_bench/data/story_prompts.jsonl" in data and "polaris_bench/rubrics/story_quality.yaml" in rubrics
-    assert data | rubrics <= names, sorted((data | rubrics) - names)  # every package-data file ships
+    templates = {f"polaris_bench/report/templates/{p.name}" for p in (PACKAGE / "report" / "templates").iterdir()}
+    assert "polaris_bench/report/templates/index.html" in templates
+    assert data | rubrics | templates <= names, sorted((data | rubrics | templates) - names)  # package data ships
 
     env = _fresh_env(tmp_path, wheel)
     work = tmp_path / "empty"
@@ -235,4 +237,7 @@ def test_wheel_runs_the_offline_pipeline_from_an_empty_folder(tmp_path):
     compare = run(bin_ / "polaris", "compare", "writer-a", "writer-b", "--benchmark", "length_gen", "--format", "csv")
     assert "offline/writer-a" in compare and "offline/writer-b" in compare
     run(bin_ / "polaris", "reference", "load")
-    assert sorted(p.name for p in work.iterdir()) == ["logs", "results"]
+    # the HTML report, from the wheel's own templates
+    assert "open " in run(bin_ / "polaris", "report", "--out", "site", "--no-viewer", "--resamples", "50")
+    assert "offline/writer-c" in (work / "site" / "index.html").read_text(encoding="utf-8")
+    assert sorted(p.name for p in work.iterdir()) == ["logs", "results", "site"]

@@ -114,9 +114,11 @@ def _register_optional(sub: argparse._SubParsersAction) -> None:
     whose extra is missing says which one to install when it runs)."""
     from polaris_bench.cli import audit as audit_cli
     from polaris_bench.cli import models as local_cli
+    from polaris_bench.cli import report as report_cli
     from polaris_bench.cli import store as store_cli
 
     store_cli.register(sub)
+    report_cli.register(sub)
     local_cli.register(sub)
     audit_cli.register(sub)
 

@@ -185,12 +185,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 def _audit_notes(db: str, board: Any) -> list[str]:
     """Under the tables: the audit of every judge the board used, or "not audited"."""
-    from polaris_bench.store.audits import audit_lines
+    from polaris_bench.store.audits import audit_lines, board_judges
 
-    # a panel's judge_model joins its members' models with "+": each member is audited alone
-    judges = sorted({m for r in [*board.rows, *board.elo_rows]
-                     if r.get("source") != "published" and r.get("judge_model")
-                     for m in str(r["judge_model"]).split("+")})
+    judges = board_judges(board)
     if not judges:
         return []
     con = _open(db)

@@ -18,6 +18,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from polaris_bench.judging.rubric import Criterion, EvidenceRules, Rubric
 from polaris_bench.metrics.length import count_words, has_cjk
 from polaris_bench.story import strip_thinking
@@ -56,6 +58,95 @@ def quote_in_story(quote: str, normalised_story: str) -> bool:
     # An ellipsis inside a quote joins fragments; each fragment must occur.
     parts = [p.strip() for p in core.split("...") if p.strip()]
     return bool(parts) and all(p in normalised_story for p in parts)
+
+
+_TOKEN = re.compile(r"\S+")
+
+
+def _normalised_with_offsets(text: str) -> tuple[str, Any]:
+    """``normalise(text)`` with, for each character of the result, the index in ``text``
+    it comes from (to find a quote's place in the story as written). Works token by
+    token (runs of non-space); a token whose normalised form has another length is
+    mapped character by character, so a combining sequence that NFKC would compose may
+    not match there; such a quote is then simply not located."""
+    if text.isascii():
+        return _ascii_with_offsets(text)
+    parts: list[str] = []
+    offsets: list[int] = []
+    for m in _TOKEN.finditer(text):
+        tok, start = m.group(), m.start()
+        norm = tok.lower() if tok.isascii() else unicodedata.normalize("NFKC", tok).translate(_QUOTE_MAP).casefold()
+        if len(norm) == len(tok) and not any(c.isspace() for c in norm):
+            if parts:
+                parts.append(" ")
+                offsets.append(start - 1)
+            parts.append(norm)
+            offsets.extend(range(start, start + len(tok)))
+            continue
+        space = bool(parts)
+        for i, ch in enumerate(tok, start):
+            for c in unicodedata.normalize("NFKC", ch).translate(_QUOTE_MAP).casefold():
+                if c.isspace():
+                    space = bool(parts)
+                    continue
+                if space:
+                    parts.append(" ")
+                    offsets.append(i)
+                    space = False
+                parts.append(c)
+                offsets.append(i)
+    return "".join(parts), offsets
+
+
+_ASCII_SPACE = np.array([c.isspace() for c in map(chr, range(128))])
+
+
+def _ascii_with_offsets(text: str) -> tuple[str, Any]:
+    """The ASCII case of ``_normalised_with_offsets``, vectorised: every non-space
+    character is kept, and the first space of each run between two words."""
+    codes = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+    space = _ASCII_SPACE[codes]
+    word = ~space
+    seen_word = np.maximum.accumulate(word) if len(word) else word
+    later_word = np.maximum.accumulate(word[::-1])[::-1] if len(word) else word
+    run_start = space & np.concatenate(([True], ~space[:-1])) if len(space) else space
+    keep = word | (run_start & seen_word & later_word)
+    return " ".join(text.split()).lower(), np.flatnonzero(keep)
+
+
+class QuoteLocator:
+    """A story prepared for locating quotes in it by the rule ``quote_in_story``
+    applies (normalised once, however many quotes are looked up)."""
+
+    def __init__(self, story: str) -> None:
+        self.story = story
+        self._norm, self._offsets = _normalised_with_offsets(story)
+
+    def spans(self, quote: str) -> list[tuple[int, int]] | None:
+        """One (start, end) character span of the story per fragment of ``quote``
+        (fragments are joined by an ellipsis), each at its first occurrence after the
+        previous one (else anywhere). None when a fragment does not occur."""
+        core = _EDGE.sub("", normalise(quote))
+        parts = [p.strip() for p in core.split("...") if p.strip()]
+        if not parts:
+            return None
+        spans: list[tuple[int, int]] = []
+        after = 0
+        for part in parts:
+            at = self._norm.find(part, after)
+            if at < 0:
+                at = self._norm.find(part)
+            if at < 0:
+                return None
+            end = at + len(part)
+            spans.append((int(self._offsets[at]), int(self._offsets[end - 1]) + 1))
+            after = end
+        return spans
+
+
+def quote_spans(quote: str, story: str) -> list[tuple[int, int]] | None:
+    """Where a quote occurs in ``story`` (``QuoteLocator.spans``)."""
+    return QuoteLocator(story).spans(quote)
 
 
 _WORD_CHAR = re.compile(r"\w")

@@ -1,26 +1,23 @@
-"""Curves as PNGs (matplotlib), one line per model with 95% CI bands over prompts:
-``plot_curves``: quality and length ratio against the requested length;
-``plot_position``: window quality and self-repetition against the position in the story;
-``plot_training``: a training run's checkpoint evaluations over optimizer steps."""
+"""Curves (matplotlib), one line per model with 95% CI bands over prompts:
+``curves_figure``: quality and length ratio against the requested length;
+``position_figure``: window quality and self-repetition against the position in the
+story. ``plot_curves`` / ``plot_position`` write them as PNGs (``polaris plot``); the
+HTML report inlines the same figures as SVG (``svg_text``). ``plot_training``: a
+training run's checkpoint evaluations over optimizer steps."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.figure import Figure
 
 
-def plot_curves(frame: pd.DataFrame, out: str | Path, title: str | None = None) -> Path:
+def curves_figure(frame: pd.DataFrame, title: str | None = None) -> Figure:
     """Two panels (quality, length ratio) against the requested length; one line per
-    model (and judge setup, and dataset) with its 95% CI band. Writes a PNG and returns its path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig, (ax_q, ax_r) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
+    model (and judge setup, and dataset) with its 95% CI band."""
+    fig = Figure(figsize=(12, 4.8), layout="constrained")
+    ax_q, ax_r = fig.subplots(1, 2)
     several_judges = frame["judge"].nunique() > 1 if not frame.empty else False
     if "dataset" not in frame:
         frame = frame.assign(dataset="")
@@ -47,9 +44,12 @@ def plot_curves(frame: pd.DataFrame, out: str | Path, title: str | None = None) 
         ax.grid(alpha=0.3)
     if not frame.empty:
         ax_q.legend(fontsize="small")
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return fig
+
+
+def plot_curves(frame: pd.DataFrame, out: str | Path, title: str | None = None) -> Path:
+    """``curves_figure`` as a PNG at ``out``; returns its path."""
+    return _png(curves_figure(frame, title), out)
 
 
 def _label(frame: pd.DataFrame, keys: tuple, columns: tuple[str, ...]) -> str:
@@ -59,18 +59,12 @@ def _label(frame: pd.DataFrame, keys: tuple, columns: tuple[str, ...]) -> str:
     return f"{model} ({', '.join(extra)})" if extra else str(model)
 
 
-def plot_position(frame: pd.DataFrame, out: str | Path, title: str | None = None) -> Path:
+def position_figure(frame: pd.DataFrame, title: str | None = None) -> Figure:
     """Two panels against the position in the story (window midpoint, words): the
     windows' judged quality and their self-repetition; one line per model (and judge
-    setup, dataset and window size) with its 95% CI band. Writes a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig, (ax_q, ax_r) = plt.subplots(1, 2, figsize=(12, 4.8), constrained_layout=True)
+    setup, dataset and window size) with its 95% CI band."""
+    fig = Figure(figsize=(12, 4.8), layout="constrained")
+    ax_q, ax_r = fig.subplots(1, 2)
     frame = frame.assign(size=frame["segment_words"].map(lambda w: "? words" if pd.isna(w) else f"{int(w)}-word windows"))
     columns = ("model", "judge", "dataset", "size")
     for keys, g in frame.groupby(list(columns), sort=True):
@@ -93,9 +87,33 @@ def plot_position(frame: pd.DataFrame, out: str | Path, title: str | None = None
         ax.grid(alpha=0.3)
     if not frame.empty:
         ax_q.legend(fontsize="small")
+    return fig
+
+
+def plot_position(frame: pd.DataFrame, out: str | Path, title: str | None = None) -> Path:
+    """``position_figure`` as a PNG at ``out``; returns its path."""
+    return _png(position_figure(frame, title), out)
+
+
+def _png(fig: Figure, out: str | Path) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
-    plt.close(fig)
     return out
+
+
+def svg_text(fig: Figure) -> str:
+    """A figure as an inline ``<svg>`` element: text kept as text (no embedded font
+    files), no metadata block, no XML prolog; refers to nothing outside the page."""
+    import io
+
+    import matplotlib
+
+    buf = io.StringIO()
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "polaris-report"}):
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None, "Type": None})
+    text = buf.getvalue()
+    return text[text.index("<svg"):]
 
 
 def plot_training(evals: pd.DataFrame, judges: pd.DataFrame, out: str | Path, title: str | None = None) -> Path:

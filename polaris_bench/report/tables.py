@@ -427,15 +427,19 @@ def agreement_tables(results: Sequence[dict[str, Any]]) -> dict[str, list[dict[s
     return out
 
 
-def render_agreement(results: Sequence[dict[str, Any]], notes: Sequence[str], fmt_: Format = "table",
-                     console: Any = None) -> str | None:
-    """``polaris agreement``: json keeps the nested results; csv writes one flat table
-    (a ``table`` column names agreement / pairs / rankings / leave_one_out)."""
-    if fmt_ == "json":
-        return json.dumps({"agreement": _json_deep(list(results)), "notes": list(notes)}, indent=2)
+AGREEMENT_SPEC: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    ("agreement", "Agreement across judges", AGREEMENT_COLUMNS),
+    ("pairs", "Pairs of judges over samples", PAIR_COLUMNS),
+    ("rankings", "Model rankings by each judge alone", RANKING_COLUMNS),
+    ("leave_one_out", "Leave one judge out", LOO_COLUMNS),
+)
+
+
+def agreement_display(results: Sequence[dict[str, Any]]) -> list[tuple[str, str, tuple[tuple[str, str], ...],
+                                                                        list[dict[str, str]]]]:
+    """``polaris agreement``'s tables as shown: (name, title, columns, rows of text),
+    the empty ones left out (the terminal, Markdown and the HTML report show these)."""
     tables = agreement_tables(results)
-    if fmt_ == "csv":
-        return _raw([{"table": name, **row} for name, rows in tables.items() for row in rows], "csv")
     shown = {
         "agreement": [{**{k: fmt(v) for k, v in r.items()}, "alpha": _ci(r["alpha"], r["alpha_low"], r["alpha_high"],
                                                                        3, r["ci_status"]), "note": r["note"] or ""}
@@ -449,19 +453,27 @@ def render_agreement(results: Sequence[dict[str, Any]], notes: Sequence[str], fm
                      for r in results for q in r["rankings"]],
         "leave_one_out": [{k: fmt(v) for k, v in p.items()} for p in tables["leave_one_out"]],
     }
-    spec = (("agreement", "Agreement across judges", AGREEMENT_COLUMNS),
-            ("pairs", "Pairs of judges over samples", PAIR_COLUMNS),
-            ("rankings", "Model rankings by each judge alone", RANKING_COLUMNS),
-            ("leave_one_out", "Leave one judge out", LOO_COLUMNS))
+    return [(name, title, cols, shown[name]) for name, title, cols in AGREEMENT_SPEC if shown[name]]
+
+
+def render_agreement(results: Sequence[dict[str, Any]], notes: Sequence[str], fmt_: Format = "table",
+                     console: Any = None) -> str | None:
+    """``polaris agreement``: json keeps the nested results; csv writes one flat table
+    (a ``table`` column names agreement / pairs / rankings / leave_one_out)."""
+    if fmt_ == "json":
+        return json.dumps({"agreement": _json_deep(list(results)), "notes": list(notes)}, indent=2)
+    if fmt_ == "csv":
+        tables = agreement_tables(results)
+        return _raw([{"table": name, **row} for name, rows in tables.items() for row in rows], "csv")
+    shown = agreement_display(results)
     if fmt_ == "markdown":
-        parts = [f"### {title}\n\n" + _markdown(shown[name], cols) for name, title, cols in spec if shown[name]]
+        parts = [f"### {title}\n\n" + _markdown(rows, cols) for _, title, cols, rows in shown]
         if notes:
             parts.append("\n".join(f"- {n}" for n in notes))
         return "\n\n".join(parts) + "\n"
     console = console or make_console()
-    for name, title, cols in spec:
-        if shown[name]:
-            console.print(_rich_table(title, shown[name], cols))
+    for _, title, cols, rows in shown:
+        console.print(_rich_table(title, rows, cols))
     for note in notes:
         console.print(f"[yellow]note:[/yellow] {escape(note)}")
     return None
@@ -473,3 +485,34 @@ def _json_deep(v: Any) -> Any:
     if isinstance(v, list):
         return [_json_deep(x) for x in v]
     return _json_safe(v)
+
+
+# -- cells for the HTML report ----------------------------------------------------------
+
+# columns whose shown text combines fields: the field a click on the header sorts by
+SORT_FIELD = {"score_ci": "score", "elo_rd": "elo", "bt_ci": "bt", "diff_ci": "mean_diff"}
+
+
+def sort_value(v: Any) -> float | str | None:
+    """A cell's value for sorting: a number, a text, or None (missing: sorts last)."""
+    if isinstance(v, list):
+        v = _cell(v)
+    if _isnan(v):
+        return None
+    if isinstance(v, bool):
+        return float(v)
+    if isinstance(v, (int, float)) or hasattr(v, "item"):
+        return float(v)
+    return str(v)
+
+
+def cells(row: dict[str, Any], columns: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    """One row as the terminal table shows it, cell by cell: key, text, sort value."""
+    shown = _display(row)
+    return [{"key": k, "text": shown.get(k, ""), "sort": sort_value(row.get(SORT_FIELD.get(k, k)))}
+            for k, _ in columns]
+
+
+def leaderboard_columns(rows: Sequence[dict[str, Any]]) -> tuple[tuple[str, str], ...]:
+    """The columns ``polaris leaderboard`` shows for a section of rows."""
+    return _leaderboard_columns(rows)

@@ -178,6 +178,14 @@ def summary_line(obj: dict[str, Any]) -> str:
     )
 
 
+def board_judges(board: Any) -> list[str]:
+    """The judge models behind a leaderboard's own rows (not the published ones); a
+    panel's judge_model joins its members' models with "+": each member is audited alone."""
+    return sorted({m for r in [*board.rows, *board.elo_rows]
+                   if r.get("source") != "published" and r.get("judge_model")
+                   for m in str(r["judge_model"]).split("+")})
+
+
 def audit_lines(con: duckdb.DuckDBPyConnection, judge_models: list[str]) -> list[str]:
     """One line per judge model a leaderboard used: its audit(s), or "not audited"."""
     try:
