@@ -1,8 +1,10 @@
 """A results store for the report tests, from offline runs, made once per session:
 the store tests' logs (``store_logs``: two writers judged by offline/judge, one of
-them with malformed replies, a second judge, story_elo) plus a panel of three judges
-over both writers and a small judge audit; the paper's reference rows are loaded.
-``report_site`` builds the report of it once (viewer bundled)."""
+them with malformed replies, a second judge, story_elo), the two writers' sweeps in
+their copies with windows along the story and cliché scores (``window_logs``), plus a
+panel of three judges over both writers and a small judge audit; the paper's
+reference rows are loaded. ``report_site`` builds the report of it once (viewer
+bundled)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from store_logs import store_logs
+from window_logs import lens_logs
 
 RESAMPLES = 200  # bootstrap resamples of the report and of the CLI numbers it is compared with
 PANEL = ("grader", "grader_b", "grader_c")
@@ -39,7 +42,9 @@ def report_store() -> tuple[Path, Path]:
           dict(zip(PANEL, ("offline/judge-a", "offline/judge-b", "offline/judge-c"))))
     _eval(judge_audit(probes=3, repeats=2), base / "logs" / "audit", "none/none", {"grader": "offline/judge"})
     db = base / "store.duckdb"
-    assert store_cli(["ingest", str(store_logs()), str(base / "logs"), "--db", str(db)]) == 0
+    # the sweeps as their lens copies (the same runs with windows and cliché scores)
+    logs = [lens_logs(), store_logs() / "judge_x", store_logs() / "elo", base / "logs"]
+    assert store_cli(["ingest", *map(str, logs), "--db", str(db)]) == 0
     assert store_cli(["reference", "load", "--db", str(db)]) == 0
     return db, base / "logs"
 

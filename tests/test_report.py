@@ -145,7 +145,7 @@ def test_moved_logs_are_found_with_logs_and_missing_ones_are_named(tmp_path):
     assert len(panel_runs) == 2
 
     missing = tmp_path / "missing"
-    assert polaris(["report", "--db", str(store), "--out", str(missing), "--no-viewer", "--resamples", "0"]) == 0
+    assert polaris(["report", "--db", str(store), "--out", str(missing), "--no-viewer", "--resamples", "20"]) == 0
     page = next(p for p in (missing / "samples").rglob(f"{panel_runs[0]}*.html"))
     html = page.read_text()
     assert 'id="story-missing"' in html and "log not found: not at /nonexistent/" in html
@@ -153,11 +153,27 @@ def test_moved_logs_are_found_with_logs_and_missing_ones_are_named(tmp_path):
     assert 'id="missing-logs"' in (missing / "index.html").read_text()
 
     found = tmp_path / "found"
-    assert polaris(["report", "--db", str(store), "--out", str(found), "--no-viewer", "--resamples", "0",
+    assert polaris(["report", "--db", str(store), "--out", str(found), "--no-viewer", "--resamples", "20",
                     "--logs", str(moved)]) == 0
     html = next(p for p in (found / "samples").rglob(f"{panel_runs[0]}*.html")).read_text()
     assert 'id="story-missing"' not in html and '<div class="story" id="story">' in html
     assert "missing-logs" not in (found / "index.html").read_text()
+
+
+def test_sections_without_data_are_left_out(tmp_path):
+    """A store of the panel runs alone: no windows (no quality along the story, no decay
+    column), no audit, no story_elo; the report says so instead of drawing empty charts."""
+    _, logs = report_store()
+    db = tmp_path / "panel.duckdb"
+    assert polaris(["ingest", str(logs / "panel"), "--db", str(db)]) == 0
+    assert polaris(["report", "--db", str(db), "--out", str(tmp_path / "s"), "--no-viewer", "--resamples", "20"]) == 0
+    index = (tmp_path / "s" / "index.html").read_text()
+    assert 'id="positions"' not in index and "Along the story" not in index and 'data-key="decay_ci"' not in index
+    assert "No judge has been audited" in index and 'id="bench-story_elo"' not in index
+    assert "Inspect log viewer: not bundled (--no-viewer)" in index
+    full = report_site() / "index.html"
+    html = full.read_text()
+    assert 'id="positions"' in html and 'data-key="decay_ci"' in html and 'id="bench-story_elo"' in html
 
 
 # -- bad input ----------------------------------------------------------------------------------
@@ -181,7 +197,7 @@ def test_an_existing_folder_is_replaced_only_with_force_and_only_if_a_report(tmp
     out = tmp_path / "site"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    args = ["report", "--db", str(db), "--out", str(out), "--no-viewer", "--resamples", "0"]
+    args = ["report", "--db", str(db), "--out", str(out), "--no-viewer", "--resamples", "20"]
     assert polaris(args) == 2
     assert "the folder exists; --force replaces it" in capsys.readouterr().err
     assert polaris([*args, "--force"]) == 2  # not a report: never deleted
@@ -205,7 +221,7 @@ def test_an_existing_folder_is_replaced_only_with_force_and_only_if_a_report(tmp
 def test_a_failed_build_leaves_the_earlier_report_whole(tmp_path, monkeypatch):
     db, _ = report_store()
     out = tmp_path / "site"
-    build_report(ReportOptions(db=db, out=out, viewer=False, n_resamples=0))
+    build_report(ReportOptions(db=db, out=out, viewer=False, n_resamples=20))
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
 
     from polaris_bench.report import build
@@ -215,15 +231,15 @@ def test_a_failed_build_leaves_the_earlier_report_whole(tmp_path, monkeypatch):
 
     monkeypatch.setattr(build.SiteBuilder, "model_page", broken)
     with pytest.raises(RuntimeError, match="disk full"):
-        build_report(ReportOptions(db=db, out=out, viewer=False, force=True, n_resamples=0))
+        build_report(ReportOptions(db=db, out=out, viewer=False, force=True, n_resamples=20))
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     assert [p.name for p in tmp_path.iterdir()] == ["site"]  # no half-built folder left beside it
 
 
 def test_report_error_for_a_bad_resample_count(tmp_path, capsys):
     db, _ = report_store()
-    assert polaris(["report", "--db", str(db), "--out", str(tmp_path / "s"), "--resamples", "-1"]) == 2
-    assert "--resamples -1" in capsys.readouterr().err
+    assert polaris(["report", "--db", str(db), "--out", str(tmp_path / "s"), "--resamples", "0"]) == 2
+    assert "--resamples 0" in capsys.readouterr().err
     with pytest.raises(ReportError):
         build_report(ReportOptions(db=tmp_path / "none.duckdb", out=tmp_path / "s"))
 

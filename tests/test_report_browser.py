@@ -199,6 +199,17 @@ def test_leaderboard_numbers_equal_the_cli_and_the_store(browser, site, capsys):
         v.close()
 
 
+def test_quality_along_the_story_is_drawn_when_windows_exist(browser, site):
+    v = Visit(browser, site, "index.html")
+    try:
+        chart = v.page.locator('#positions figure.chart[data-benchmark="length_gen"] svg')
+        assert chart.count() == 1 and "window quality along the story" in chart.text_content()
+        assert v.page.locator('#bench-length_gen th[data-key="decay_ci"]').count() > 0
+        v.clean()
+    finally:
+        v.close()
+
+
 def test_published_rows_stand_apart_and_are_marked(browser, site):
     v = Visit(browser, site, "index.html")
     try:

@@ -15,8 +15,8 @@ from polaris_bench.stats import N_RESAMPLES
 def cmd_report(args: argparse.Namespace) -> int:
     from polaris_bench.report.site import ReportError, ReportOptions, build_report
 
-    if args.resamples < 0:
-        print(f"error: --resamples {args.resamples}: must be 0 or more", file=sys.stderr)
+    if args.resamples < 1:
+        print(f"error: --resamples {args.resamples}: must be 1 or more", file=sys.stderr)
         return 2
     opts = ReportOptions(db=Path(args.db), out=Path(args.out), logs=Path(args.logs) if args.logs else None,
                          force=args.force, viewer=not args.no_viewer, n_resamples=args.resamples, seed=args.seed)

@@ -17,7 +17,7 @@ import pandas as pd
 from polaris_bench import __version__
 from polaris_bench.report import context as ctx
 from polaris_bench.report.logs import VIEWER_DIR, bundle_viewer, locate_logs, read_run
-from polaris_bench.report.plots import curves_figure, svg_text
+from polaris_bench.report.plots import curves_figure, position_figure, svg_text
 from polaris_bench.report.samples import run_details, sample_context
 from polaris_bench.report.site import ReportOptions, ReportSummary
 from polaris_bench.store.benchmarks import spec_for
@@ -70,6 +70,7 @@ class SiteBuilder:
             self.summary.viewer = "not bundled (--no-viewer)"
         self.progress("length curves")
         curves, curve_frames = self.curves(frame)
+        positions = self.positions()
         self.progress("samples")
         per_model = self.sample_pages(frame, logs)
         self.summary.missing_logs = sorted({log.missing for log in logs.values() if log.missing})
@@ -81,7 +82,7 @@ class SiteBuilder:
         self.render(
             "index.html", "index.html", title="polaris-bench report",
             sections=ctx.leaderboard_sections(board, set(models)), elo=ctx.elo_section(board, set(models)),
-            notes=board.notes, curves=curves, models=[{"name": m, "href": ctx.model_href(m),
+            notes=board.notes, curves=curves, positions=positions, models=[{"name": m, "href": ctx.model_href(m),
                                                        "samples": len(per_model.get(m, []))} for m in models],
             judges=ctx.judges_table(self.con), audits=ctx.audits_table(audit_summaries(self.con)),
             agreement=ctx.agreement_tables(results), agreement_notes=agreement_notes,
@@ -103,6 +104,21 @@ class SiteBuilder:
             frames[bench] = points
             out.append({"benchmark": bench, "svg": svg_text(curves_figure(points)), "notes": notes})
         return out, frames
+
+    def positions(self) -> list[dict[str, Any]]:
+        """Quality along the story, for every benchmark with stored windows (runs with
+        ``-T segments=``); none without."""
+        from polaris_bench.store.windows import position_curves
+
+        benches = [b for (b,) in self.con.execute(
+            "SELECT DISTINCT r.benchmark FROM story_windows w JOIN runs r ON r.run_id = w.run_id "
+            "WHERE r.superseded_by IS NULL AND r.status = 'success' ORDER BY 1").fetchall()]
+        out = []
+        for bench in benches:
+            points, notes = position_curves(self.con, bench, n_resamples=self.opts.n_resamples, seed=self.opts.seed)
+            if not points.empty:
+                out.append({"benchmark": bench, "svg": svg_text(position_figure(points)), "notes": notes})
+        return out
 
     # -- pages ---------------------------------------------------------------------------------
 
