@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from test_report_browser import CHROMIUM_ARGS, chromium_path  # noqa: E402
+from test_report_browser import CHROMIUM_ARGS, chromium_path
 
 
 def main() -> int:
@@ -49,7 +49,7 @@ def main() -> int:
         page = browser.new_page(viewport={"width": 1280, "height": 1100})
         page.goto((site / "index.html").as_uri())
         page.screenshot(path=args.out)
-        sample = sorted((site / "samples").rglob("*.html"))[0]
+        sample = min((site / "samples").rglob("*.html"))
         page.set_viewport_size({"width": 1280, "height": 900})
         page.goto(sample.as_uri())
         page.locator("#story").scroll_into_view_if_needed()
