@@ -169,8 +169,11 @@ def test_leaderboard_numbers_equal_the_cli_and_the_store(browser, site, capsys):
             key = (row["benchmark"], row["model"], row.get("judge"), row.get("dataset"))
             cell = by_key[key]["cells"]
             assert by_key[key]["published"] == (row["source"] == "published")
-            if "score" in row:  # the leaderboard's score and its CI, as the terminal prints them
-                assert (cell["score_ci"]["sort"] or None) == (None if row["score"] is None else repr(row["score"]))
+            for key, field in (("score_ci", "score"), ("sq_lc", "sq_length_controlled"), ("decay_ci", "decay"),
+                               ("cliche_rate", "cliche_rate"), ("length_ratio", "length_ratio")):
+                if key in cell:  # the value each shown column sorts by is the leaderboard's own
+                    assert (cell[key]["sort"] or None) == (None if row.get(field) is None else repr(row[field])), key
+            if "score" in row:  # the score's CI, as the terminal prints it
                 if row["score"] is not None and row["ci_low"] is not None:
                     digits = row["digits"]
                     ci = f"[{row['ci_low']:.{digits}f}, {row['ci_high']:.{digits}f}]"

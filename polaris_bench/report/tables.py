@@ -490,7 +490,8 @@ def _json_deep(v: Any) -> Any:
 # -- cells for the HTML report ----------------------------------------------------------
 
 # columns whose shown text combines fields: the field a click on the header sorts by
-SORT_FIELD = {"score_ci": "score", "elo_rd": "elo", "bt_ci": "bt", "diff_ci": "mean_diff", "decay_ci": "decay"}
+SORT_FIELD = {"score_ci": "score", "elo_rd": "elo", "bt_ci": "bt", "diff_ci": "mean_diff", "decay_ci": "decay",
+              "sq_lc": "sq_length_controlled"}
 
 
 def sort_value(v: Any) -> float | str | None:
