@@ -61,6 +61,7 @@ def _from_logs(paths) -> pd.DataFrame:
                     "self_repetition": e["self_repetition"], "overlap_prior": e["overlap_prior"],
                     "cliche_rate": e["cliche_rate"], "unscored_reason": e["unscored_reason"],
                     "decay": s.scores["story_segments"].value["decay_slope"],
+                    "criteria": e["criteria"], "attempts": e["attempts"],
                     "sample_cliche": s.scores["cliche_index"].value["cliche_rate"],
                 })
     return pd.DataFrame(rows)
@@ -74,7 +75,8 @@ def test_every_window_in_the_log_is_one_row(db, logs):
     con = connect(db, read_only=True)
     stored = con.execute(
         "SELECT run_id, sample_id, epoch, idx, first_word, last_word, words, quality, value, self_repetition, "
-        "overlap_prior, cliche_rate, unscored_reason, panel FROM story_windows ORDER BY run_id, sample_id, idx"
+        "overlap_prior, cliche_rate, unscored_reason, panel, criteria, attempts FROM story_windows "
+        "ORDER BY run_id, sample_id, idx"
     ).df()
     assert len(stored) == len(expected) > 100
     merged = expected.merge(stored, on=["run_id", "sample_id", "epoch", "idx"], suffixes=("", "_db"),
@@ -89,6 +91,9 @@ def test_every_window_in_the_log_is_one_row(db, logs):
     value = json.loads(merged.loc[merged["quality"].notna(), "value"].iloc[0])
     assert set(value) == {"quality", "scene"}
     assert merged["panel"].isna().all()
+    assert all((json.loads(c) if isinstance(c, str) else None) == want
+               for c, want in zip(merged["criteria_db"], merged["criteria"], strict=True))
+    assert (merged["attempts"] == merged["attempts_db"]).all()
     # the windows of a sample cover its story: consecutive, no gap, no overlap
     for _, g in merged.groupby(["run_id", "sample_id"]):
         g = g.sort_values("idx")
@@ -139,17 +144,20 @@ def test_malformed_segments_are_reported_not_swallowed():
         {**good, "index": 2, "first_word": 300, "last_word": 200},  # backwards
         {**good, "index": 3, "first_word": 100, "last_word": 199, "value": 61.5},  # value not a mapping
         {**good, "index": 4, "first_word": 200, "last_word": 299, "value": {"scene": 5}},  # no quality
-        {**good, "index": 5, "first_word": 300, "last_word": 399, "self_repetition": "high", "panel": "x"},
+        {**good, "index": 5, "first_word": 300, "last_word": 399, "self_repetition": "high", "panel": "x",
+         "criteria": [4, 5]},
+        {**good, "index": 6, "first_word": 400, "last_word": 499, "criteria": {"scene": 4.0}, "attempts": 2},
     ]
     log = _sample_log({"story_segments": Score(value={"decay_slope": -1.0}, metadata={"segments": entries})})
     rows = build_rows(log, "x.eval", "fp")
     table = rows.story_windows.table().to_pandas()
-    assert table["idx"].tolist() == [0, 3, 4, 5]
-    assert table["words"].tolist() == [100, 100, 100, 100]
+    assert table["idx"].tolist() == [0, 3, 4, 5, 6]
+    assert table["words"].tolist() == [100] * 5
     by = table.set_index("idx")
     assert by.loc[3, "unscored_reason"] == "the window's value is not a score mapping" and math.isnan(by.loc[3, "quality"])
     assert math.isnan(by.loc[4, "quality"]) and json.loads(by.loc[4, "value"]) == {"scene": 5}
-    assert math.isnan(by.loc[5, "self_repetition"]) and pd.isna(by.loc[5, "panel"])
+    assert math.isnan(by.loc[5, "self_repetition"]) and pd.isna(by.loc[5, "panel"]) and pd.isna(by.loc[5, "criteria"])
+    assert json.loads(by.loc[6, "criteria"]) == {"scene": 4.0} and by.loc[6, "attempts"] == 2
     text = "\n".join(rows.warnings)
     for expected in ("a 'segments' entry of type str is not a mapping; left out",
                      "story_segments: a window entry without a usable index, first_word and last_word",
@@ -157,7 +165,8 @@ def test_malformed_segments_are_reported_not_swallowed():
                      "a window's value of type float is not a score mapping",
                      "a window's value has no 'quality' key",
                      "a window's 'self_repetition' of type str is not a number",
-                     "a window's 'panel' of type str is not a list of members"):
+                     "a window's 'panel' of type str is not a list of members",
+                     "a window's 'criteria' of type list is not a mapping of criterion scores"):
         assert expected in text, expected
     for meta, expected in (({"segments": {"0": good}}, "'segments' metadata of type dict is not a list"),
                            ({}, "a score has no 'segments' metadata")):
@@ -183,6 +192,17 @@ def test_v4_database_migrates_to_v5_with_story_windows(tmp_path):
     con = connect(path)
     assert current_version(con) == SCHEMA_VERSION >= 5
     assert con.execute("SELECT count(*) FROM story_windows").fetchone()[0] == 0
+
+
+def test_v6_database_migrates_to_v7_with_window_criteria(tmp_path):
+    path = tmp_path / "v6.duckdb"
+    con = duckdb.connect(str(path))
+    migrate(con, 6)
+    con.execute("INSERT INTO story_windows (run_id, sample_id, epoch, idx, quality) VALUES ('r', 's', 1, 0, 50)")
+    con.close()
+    con = connect(path)
+    assert current_version(con) == SCHEMA_VERSION >= 7
+    assert con.execute("SELECT quality, criteria, attempts FROM story_windows").fetchall() == [(50.0, None, None)]
 
 
 # -- leaderboard --------------------------------------------------------------------------

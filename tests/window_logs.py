@@ -54,6 +54,8 @@ def segment_score(sample_key: str, n_words: int, base: float, slope: float) -> S
         entries.append({
             "index": i, "first_word": first, "last_word": last, "words": last - first + 1,
             "value": None if unscored else {"quality": quality, "scene": round(quality / 10, 2)},
+            "criteria": None if unscored else {"scene": round(quality / 10), "voice": 5.0},
+            "attempts": 2 if unscored else 1,
             "self_repetition": round(0.04 + 0.03 * i + 0.01 * _noise(sample_key, "rep", i), 4),
             "overlap_prior": 0.0 if i == 0 else round(0.1 + 0.05 * i, 4),
             "cliche_rate": round(3 + i + _noise(sample_key, "cl", i), 3),

@@ -168,7 +168,8 @@ JUDGEMENT_SCORE_COLS = ("run_id", "sample_id", "epoch", "scorer", "member", "key
 JUDGEMENT_CRIT_COLS = ("run_id", "sample_id", "epoch", "scorer", "member", "criterion_id", "score")
 RATING_COLS = ("run_id", "model", "method", "rating", "rd", "ci_low", "ci_high")
 WINDOW_COLS = ("run_id", "sample_id", "epoch", "idx", "first_word", "last_word", "words", "quality", "value",
-               "self_repetition", "overlap_prior", "cliche_rate", "unscored_reason", "panel")
+               "self_repetition", "overlap_prior", "cliche_rate", "unscored_reason", "panel", "criteria",
+               "attempts")
 RUN_SCORER_COLS = ("run_id", "scorer", "key", "n")
 
 _LENGTH_FIELDS = ("words", "length_ratio", "length_score", "length_penalty", "self_repetition")
@@ -564,7 +565,7 @@ def _window_number(ctx: _Log, name: str, v: Any) -> float | None:
 def _window_rows(ctx: _Log, rows: RunRows, sid: str, epoch: int, score: Any) -> None:
     """story_windows: one row per entry of the ``segments`` metadata list of the
     ``story_segments`` score (index, first_word, last_word, words, value,
-    self_repetition, overlap_prior, cliche_rate, unscored_reason, panel)."""
+    self_repetition, overlap_prior, cliche_rate, unscored_reason, panel, criteria, attempts)."""
     segments = (score.metadata or {}).get("segments")
     if segments is None:
         ctx.warnings.add(f"{SEGMENTS_SCORER}: a score has no 'segments' metadata; no window rows stored")
@@ -604,6 +605,11 @@ def _window_rows(ctx: _Log, rows: RunRows, sid: str, epoch: int, score: Any) -> 
             ctx.warnings.add(f"{SEGMENTS_SCORER}: a window's 'panel' of type {type(panel).__name__} is not a "
                              "list of members; left out")
             panel = None
+        criteria = entry.get("criteria")
+        if criteria is not None and not isinstance(criteria, Mapping):
+            ctx.warnings.add(f"{SEGMENTS_SCORER}: a window's 'criteria' of type {type(criteria).__name__} is not a "
+                             "mapping of criterion scores; left out")
+            criteria = None
         rows.story_windows.add(
             ctx.run_id, sid, epoch, idx, first, last, words, quality,
             dump(_clean_json(value)) if value is not None else None,
@@ -612,6 +618,8 @@ def _window_rows(ctx: _Log, rows: RunRows, sid: str, epoch: int, score: Any) -> 
             _window_number(ctx, "cliche_rate", entry.get("cliche_rate")),
             scrub_text(str(reason)) if reason else None,
             dump(_clean_json(panel)) if panel else None,
+            dump(_clean_json(criteria)) if criteria else None,
+            _int(entry.get("attempts")),
         )
 
 

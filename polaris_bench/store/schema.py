@@ -35,7 +35,7 @@ import duckdb
 
 from polaris_bench.paths import DEFAULT_DB
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class SchemaError(RuntimeError):
@@ -329,9 +329,16 @@ def _to_v6(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
 
 
+def _to_v7(con: duckdb.DuckDBPyConnection) -> None:
+    """v7: story_windows.criteria and .attempts (each window's criterion scores and judge attempts)."""
+    con.execute("ALTER TABLE story_windows ADD COLUMN criteria JSON")
+    con.execute("ALTER TABLE story_windows ADD COLUMN attempts INTEGER")
+    # Windows stored before v7 have NULL here until `polaris ingest --force` re-reads their logs.
+
+
 # version N -> N+1; append new steps here and bump SCHEMA_VERSION.
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
-    0: _to_v1, 1: _to_v2, 2: _to_v3, 3: _to_v4, 4: _to_v5, 5: _to_v6,
+    0: _to_v1, 1: _to_v2, 2: _to_v3, 3: _to_v4, 4: _to_v5, 5: _to_v6, 6: _to_v7,
 }
 
 # Tables whose rows belong to one run (deleted together when a run is replaced).
