@@ -50,6 +50,7 @@ FAIR_HELD_OUT = [{"model": "offline/judge-a", "model_args": {"noise": 0.5}},
     ("eval.judges=[{model: offline/judge-a, model_args: {fail: 1.0}}]",
      "eval.judges[0] (offline/judge-a): cannot be reached at start: OfflineError"),
     ("eval.judges=[offline/judge-a, nosuchprovider/judge]", "eval.judges[1] (nosuchprovider/judge): cannot be reached"),
+    ("eval.generate={temprature: 1.0}", "unknown key eval.generate.temprature (did you mean 'temperature'?)"),
 ])
 def test_bad_eval_section_fails_before_any_model_is_loaded(override, message, tmp_path, capsys):
     out = tmp_path / "out"
@@ -60,6 +61,18 @@ def test_bad_eval_section_fails_before_any_model_is_loaded(override, message, tm
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert not (out / "base_model").exists() and not list(out.glob("checkpoint-*"))  # nothing was built or trained
+
+
+def test_a_failing_initial_evaluation_stops_before_the_first_step(tmp_path, capsys):
+    """The policy's -M arguments are wrong: the step-0 evaluation fails, and that is an
+    error before any optimizer step (not a warning at every checkpoint for hours)."""
+    out = tmp_path / "out"
+    code = train_main(["--config", str(SMOKE_EVAL), "--output-dir", str(out), "--store", str(tmp_path / "db.duckdb"),
+                       *FAST_EVAL, "--set", "eval.model_args={device: no-such-device}"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "eval: the evaluation of the initial policy (step 0) failed:" in err
+    assert not list(out.glob("checkpoint-*")) and not (out / "metrics.jsonl").exists()
 
 
 def test_default_targets_reach_beyond_the_training_length():

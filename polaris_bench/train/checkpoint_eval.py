@@ -302,7 +302,9 @@ class CheckpointEvaluator:
                 log.warning("checkpoint evaluation of step %d is missing and its checkpoint is gone; not evaluated",
                             step)
                 continue
-            self.evaluate(step)
+            rec = self.evaluate(step)
+            if step == 0 and rec.error:  # the set-up is wrong: say so before the first step, not after hours
+                raise TrainConfigError(f"eval: the evaluation of the initial policy (step 0) failed: {rec.error}")
             evaluated.append(step)
         self.store_pending()
         return evaluated

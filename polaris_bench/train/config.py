@@ -398,10 +398,17 @@ def load_train_config(path: str | Path, overrides: dict[str, Any] | None = None)
 
 def check_eval_prompts(cfg: PolarisTrainConfig, path: Path) -> None:
     """``eval.prompts`` must name prompts that exist (a file is resolved like every
-    other path of the recipe and kept absolute, so Inspect finds it from any folder)."""
+    other path of the recipe and kept absolute, so Inspect finds it from any folder),
+    and ``eval.generate`` must hold Inspect ``GenerateConfig`` fields."""
+    from inspect_ai.model import GenerateConfig
+
     from polaris_bench.benchmarks.length_gen import PromptFileError, select_prompts
 
     assert cfg.eval is not None
+    unknown = [k for k in cfg.eval.generate if k not in GenerateConfig.model_fields]
+    if unknown:
+        bad = ", ".join(f"eval.generate.{k}{_suggest(k, GenerateConfig.model_fields)}" for k in unknown)
+        raise TrainConfigError(f"{path}: unknown key {bad}: not a field of Inspect's GenerateConfig")
     spec = cfg.eval.prompts.strip()
     if spec.endswith((".jsonl", ".json")) or "/" in spec:
         spec = str(cfg.resolve(spec).resolve())
