@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/store_bench.py
 	$(BIN)/python bench/train_step.py
 	$(BIN)/python bench/panel_overhead.py
+	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/segments.py
 
 clean:

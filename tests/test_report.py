@@ -160,6 +160,29 @@ def test_moved_logs_are_found_with_logs_and_missing_ones_are_named(tmp_path):
     assert "missing-logs" not in (found / "index.html").read_text()
 
 
+def test_stories_are_read_whatever_sample_ids_the_log_header_lists(tmp_path):
+    """A log rewritten with other sample ids (as tools that edit logs do) keeps its old
+    ids in the header: the stories are still found, by the samples' own ids."""
+    from inspect_ai.log import read_eval_log, write_eval_log
+
+    _, logs = report_store()
+    src = min((logs / "panel").glob("*.eval"))
+    log = read_eval_log(str(src))
+    log.eval.eval_id += "-renamed"
+    for sample in log.samples:
+        sample.id = f"{sample.id}-renamed"
+    (tmp_path / "logs").mkdir()
+    write_eval_log(log, str(tmp_path / "logs" / src.name))
+    db = tmp_path / "renamed.duckdb"
+    assert polaris(["ingest", str(tmp_path / "logs"), "--db", str(db)]) == 0
+    assert polaris(["report", "--db", str(db), "--out", str(tmp_path / "s"), "--no-viewer", "--resamples", "20"]) == 0
+    pages = sorted((tmp_path / "s" / "samples").rglob("*.html"))
+    assert len(pages) == len(log.samples)
+    for page in pages:
+        html = page.read_text()
+        assert "-renamed" in html and 'id="story-missing"' not in html and '<div class="story" id="story">' in html
+
+
 def test_sections_without_data_are_left_out(tmp_path):
     """A store of the panel runs alone: no windows (no quality along the story, no decay
     column), no audit, no story_elo; the report says so instead of drawing empty charts."""

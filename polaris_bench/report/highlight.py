@@ -44,9 +44,20 @@ def highlight(story: str, quotes: Sequence[Quote]) -> Highlighted:
         out.located[q.id] = found is not None
         if found:
             spans[q.id] = found
-    cuts = sorted({0, len(story), *(p for s in spans.values() for span in s for p in span)})
+    # a sweep over the span boundaries: which quotes cover each piece between two cuts
+    events: dict[int, list[tuple[int, str]]] = {0: [], len(story): []}
+    for qid, found in spans.items():
+        for x, y in found:
+            events.setdefault(x, []).append((1, qid))
+            events.setdefault(y, []).append((-1, qid))
+    first = {found[0][0]: [] for found in spans.values()}
+    for qid, found in spans.items():
+        first[found[0][0]].append(qid)
+    active: dict[str, int] = {}
+    cuts = sorted(events)
     for a, b in itertools.pairwise(cuts):
-        covering = tuple(qid for qid, s in spans.items() if any(x <= a and b <= y for x, y in s))
-        starting = tuple(qid for qid, s in spans.items() if s[0][0] == a)
-        out.segments.append(Segment(story[a:b], covering, starting))
+        for step, qid in events[a]:
+            active[qid] = active.get(qid, 0) + step
+        covering = tuple(q for q in spans if active.get(q, 0) > 0)
+        out.segments.append(Segment(story[a:b], covering, tuple(first.get(a, ()))))
     return out

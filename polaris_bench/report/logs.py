@@ -89,10 +89,12 @@ def read_run(log: RunLog) -> None:
     """Fill ``log.samples`` from the log file (or set ``log.missing``)."""
     if log.path is None:
         return
-    from inspect_ai.log import read_eval_log_samples
+    from inspect_ai.log import read_eval_log
 
     try:
-        for sample in read_eval_log_samples(str(log.path), all_samples_required=False):
+        # the whole log (not read_eval_log_samples, which walks the header's sample ids
+        # and would miss samples a log holds under other ids)
+        for sample in read_eval_log(str(log.path)).samples or []:
             completion = sample.output.completion if sample.output is not None else ""
             text = SampleText(strip_thinking(completion or ""))
             for scorer, score in (sample.scores or {}).items():
