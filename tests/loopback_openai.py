@@ -23,6 +23,13 @@ schema that was sent, so the judge audit can be checked over HTTP.
 Every request body is recorded. The server listens on 127.0.0.1 on an ephemeral port in
 a daemon thread, answers at most ``max_requests`` requests (then 503) and shuts itself
 down after ``lifetime`` seconds if the test has not stopped it first.
+
+It also speaks the minimal OpenAI Batch API that a batch client needs: ``POST /v1/files``
+(a multipart upload, ``purpose=batch``), ``POST /v1/batches`` (runs every JSONL request
+line of the input file through the same replies at once, so the batch is ``completed``
+when created), ``GET /v1/batches/{id}`` and ``GET /v1/files/{id}/content`` (the output
+JSONL). Every uploaded request line is kept in ``batch_lines`` and counted in
+``requests`` as well, so the chat tests' checks apply to batched requests unchanged.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ import random
 import re
 import threading
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import default as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -87,6 +96,9 @@ class LoopbackServer:
     lifetime: float = 120.0
     requests: list[dict[str, Any]] = field(default_factory=list)
     behaviour: Any = None  # JudgeBehaviour: score rubric criteria like offline/judge
+    batch_lines: list[dict[str, Any]] = field(default_factory=list)  # uploaded batch request lines
+    batches: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> LoopbackServer:
@@ -105,18 +117,35 @@ class LoopbackServer:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
-                if self.path.rstrip("/").endswith("/v1/models"):
+                path = self.path.split("?", 1)[0].rstrip("/")
+                if path.endswith("/v1/models"):
                     self._send(200, {"object": "list", "data": [{"id": "judge", "object": "model", "max_model_len": 32768}]})
+                elif (m := re.search(r"/v1/batches/([^/]+)$", path)) and m.group(1) in owner.batches:
+                    self._send(200, owner.batches[m.group(1)])
+                elif (m := re.search(r"/v1/files/([^/]+)/content$", path)) and m.group(1) in owner.files:
+                    data = owner.files[m.group(1)]
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/octet-stream")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
                 else:
                     self._send(404, {"error": {"message": f"no route {self.path}"}})
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                if not self.path.rstrip("/").endswith("/chat/completions"):
-                    self._send(404, {"error": {"message": f"no route {self.path}"}})
-                    return
+                path = self.path.split("?", 1)[0].rstrip("/")
                 if length > MAX_BODY:
                     self._send(413, {"error": {"message": "request too large"}})
+                    return
+                if path.endswith("/v1/files"):
+                    self._send(200, owner.upload(self.headers.get("Content-Type", ""), self.rfile.read(length)))
+                    return
+                if path.endswith("/v1/batches"):
+                    self._send(200, owner.run_batch(json.loads(self.rfile.read(length))))
+                    return
+                if not path.endswith("/chat/completions"):
+                    self._send(404, {"error": {"message": f"no route {self.path}"}})
                     return
                 body = json.loads(self.rfile.read(length))
                 with owner._lock:
@@ -167,6 +196,44 @@ class LoopbackServer:
             "usage": {"prompt_tokens": len(text) // 4, "completion_tokens": len(content) // 4,
                       "total_tokens": len(text) // 4 + len(content) // 4},
         }
+
+    # -- the Batch API ---------------------------------------------------------------
+
+    def upload(self, content_type: str, data: bytes) -> dict[str, Any]:
+        """``POST /v1/files``: keep the multipart form's ``file`` part."""
+        form = BytesParser(policy=email_policy).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + data)
+        parts = {p.get_param("name", header="content-disposition"): p for p in form.iter_parts()}
+        payload = parts["file"].get_payload(decode=True)
+        with self._lock:
+            file_id = f"file-loop-{len(self.files) + 1}"
+            self.files[file_id] = payload
+        return {"id": file_id, "object": "file", "bytes": len(payload), "created_at": 0,
+                "filename": parts["file"].get_filename() or "batch.jsonl", "purpose": "batch", "status": "processed"}
+
+    def run_batch(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /v1/batches``: answer every request line now; the batch is complete."""
+        lines = [json.loads(x) for x in self.files[body["input_file_id"]].decode().splitlines() if x.strip()]
+        out = []
+        for line in lines:
+            with self._lock:
+                self.batch_lines.append(line)
+                self.requests.append(line["body"])
+                count = len(self.requests)
+            reply = self.reply(line["body"], count)
+            out.append({"id": f"batch-req-{count}", "custom_id": line["custom_id"], "error": None,
+                        "response": {"status_code": 200, "request_id": f"req-{count}", "body": reply}})
+        with self._lock:
+            output_id = f"file-loop-{len(self.files) + 1}"
+            self.files[output_id] = "".join(json.dumps(o) + "\n" for o in out).encode()
+            batch_id = f"batch-loop-{len(self.batches) + 1}"
+            self.batches[batch_id] = {
+                "id": batch_id, "object": "batch", "endpoint": body["endpoint"], "errors": None,
+                "input_file_id": body["input_file_id"], "completion_window": body.get("completion_window", "24h"),
+                "status": "completed", "output_file_id": output_id, "error_file_id": None, "created_at": 0,
+                "request_counts": {"total": len(lines), "completed": len(lines), "failed": 0},
+            }
+        return self.batches[batch_id]
 
     def stop(self) -> None:
         if getattr(self, "_stopped", False):

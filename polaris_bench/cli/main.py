@@ -113,6 +113,7 @@ def _register_optional(sub: argparse._SubParsersAction) -> None:
     """Sub-commands of the store and of local models (cheap to import; a command
     whose extra is missing says which one to install when it runs)."""
     from polaris_bench.cli import audit as audit_cli
+    from polaris_bench.cli import cost as cost_cli
     from polaris_bench.cli import models as local_cli
     from polaris_bench.cli import report as report_cli
     from polaris_bench.cli import store as store_cli
@@ -121,6 +122,7 @@ def _register_optional(sub: argparse._SubParsersAction) -> None:
     report_cli.register(sub)
     local_cli.register(sub)
     audit_cli.register(sub)
+    cost_cli.register(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -58,6 +58,12 @@ def _add_format(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", "-o", help="write csv/json/markdown to this file instead of stdout")
 
 
+def add_prices_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--prices", metavar="FILE",
+                   help="price table (YAML, USD per million tokens per model string; default: the bundled "
+                   "polaris_bench/data/prices.yaml)")
+
+
 def _judges(args: argparse.Namespace) -> str:
     return "mix" if args.mix_judges else args.judges
 
@@ -169,18 +175,36 @@ def _query(args: argparse.Namespace, query: Any, *positional: Any, **extra: Any)
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from polaris_bench.costs.prices import PriceError, load_prices
     from polaris_bench.report.tables import render_leaderboard
     from polaris_bench.store.queries import QueryError, leaderboard
     from polaris_bench.store.schema import SchemaError
 
     try:
+        prices = load_prices(args.prices)
         board = _query(args, leaderboard, args.benchmark, reference=not args.no_reference, datasets=args.datasets,
                        panel=args.panel)
         board.notes.extend(_audit_notes(args.db, board))
-    except (QueryError, SchemaError) as exc:
+        _attach_costs(args.db, board, prices)
+    except (QueryError, SchemaError, PriceError) as exc:
         return _fail(exc)
     _emit(render_leaderboard(board, args.format), args.output)
     return 0
+
+
+def _attach_costs(db: str, board: Any, prices: Any) -> None:
+    """The cost columns of every run row (``store.costs``), priced with ``prices``."""
+    from polaris_bench.store.costs import attach_costs
+
+    if not any(r.get("run_ids") for r in board.rows):
+        return
+    con = _open(db)
+    try:
+        attach_costs(con, board, prices)
+    finally:
+        con.close()
+    if prices.as_of:
+        board.notes.append(f"costs priced with {prices.source} (prices of {prices.as_of}; check them, or --prices FILE)")
 
 
 def _audit_notes(db: str, board: Any) -> list[str]:
@@ -348,6 +372,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="how a judge panel's members make one score: mean (default), trimmed (drop the highest and lowest of 3+), "
         "z (each judge's scores standardised, then averaged), or one member alone by its role or model string",
     )
+    add_prices_option(p)
     p.set_defaults(func=cmd_leaderboard)
 
     p = subparsers.add_parser("agreement", help="how much the judges of a panel agree: Krippendorff's alpha, "

@@ -126,12 +126,18 @@ def _rng(*parts: object) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
+def _tokens(text: str) -> int:
+    """One token per ``WORDS_PER_TOKEN`` whitespace-separated words, the writer's own
+    rule: like a real tokenizer, the same story costs the same tokens written and read."""
+    return max(1, math.ceil(len(text.split()) / WORDS_PER_TOKEN))
+
+
 def _usage(prompt: str, completion: str, output_tokens: int | None = None) -> ModelUsage:
-    """About 4 characters a token; a writer passes the token count its own stopping
-    rule used, so that usage and ``max_tokens`` agree (a story that stopped on its own
-    never reports a full budget)."""
-    inp = max(1, len(prompt) // 4)
-    out = output_tokens if output_tokens is not None else max(1, len(completion) // 4)
+    """Tokens by ``_tokens``; a writer passes the token count its own stopping rule
+    used, so that usage and ``max_tokens`` agree (a story that stopped on its own never
+    reports a full budget)."""
+    inp = _tokens(prompt)
+    out = output_tokens if output_tokens is not None else _tokens(completion)
     return ModelUsage(input_tokens=inp, output_tokens=out, total_tokens=inp + out)
 
 

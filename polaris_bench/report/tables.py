@@ -34,6 +34,8 @@ LEADERBOARD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("n", "n"),
     ("unscored", "unscored"),
     ("unscored_rate", "unscored rate (top reasons)"),
+    ("cost", "cost (USD)"),
+    ("judge_per_1k", "judge $/1k words"),
     ("source", "source"),
 )
 ELO_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -104,6 +106,29 @@ def _ci(v: Any, lo: Any, hi: Any, digits: int | None = None, status: str | None 
     if _isnan(lo) or _isnan(hi):
         return fmt(v, digits)
     return f"{fmt(v, digits)} [{fmt(lo, digits)}, {fmt(hi, digits)}]"
+
+
+def money(v: Any) -> str:
+    """Dollars with enough digits for small runs; "—" when unknown."""
+    if _isnan(v):
+        return "—"
+    return f"${v:,.2f}" if v >= 1 else f"${v:.4f}"
+
+
+def tokens_text(n: Any) -> str:
+    if _isnan(n):
+        return "—"
+    return f"{n / 1e6:.2f}M tok" if n >= 1e6 else (f"{n / 1e3:.1f}k tok" if n >= 1e3 else f"{int(n)} tok")
+
+
+def cost_text(row: dict[str, Any]) -> str:
+    """A run row's cost: total and per sample, or its tokens and why it has no price."""
+    if not _isnan(row.get("cost_usd")):
+        return f"{money(row['cost_usd'])} ({money(row.get('cost_per_sample_usd'))}/sample)"
+    if row.get("cost_note"):
+        tokens = (row.get("input_tokens") or 0) + (row.get("output_tokens") or 0)
+        return f"{tokens_text(tokens)}, {row['cost_note']}" if tokens else str(row["cost_note"])
+    return "—"
 
 
 def reasons_text(reasons: Any) -> str:
@@ -192,6 +217,9 @@ def _display(row: dict[str, Any]) -> dict[str, str]:
         out["cliche_rate"] = fmt(row["cliche_rate"], 2)
     if row.get("source") == "published":
         out["source"] = "published (paper's prompts)"
+    if "cost_usd" in row:
+        out["cost"] = cost_text(row)
+        out["judge_per_1k"] = money(row.get("judge_cost_per_1k_words_usd"))
     if "elo" in row:
         rd = row.get("elo_rd")
         out["elo_rd"] = "—" if _isnan(row["elo"]) else (
@@ -287,11 +315,14 @@ def _leaderboard_columns(rows: Sequence[dict[str, Any]]) -> tuple[tuple[str, str
     """The dataset column only where a section's runs used more than one dataset; the
     decay, cliché and length-controlled columns only where some row has a value (segment /
     cliché scores; a length fit that identified some model: where none is, the line under
-    the table says why once, length_fit_lines, instead of a column of reasons)."""
+    the table says why once, length_fit_lines, instead of a column of reasons); the cost
+    columns only when costs were attached (``store.costs.attach_costs``)."""
     runs = [r for r in rows if r.get("source") != "published"]
     datasets = {r.get("dataset_sha256") for r in runs}
     hidden = {"dataset"} if len(datasets) <= 1 else set()
     hidden |= {col for col, key in _OPTIONAL_COLUMNS.items() if all(_isnan(r.get(key)) for r in runs)}
+    if not any("cost_usd" in r for r in rows):
+        hidden |= {"cost", "judge_per_1k"}
     return tuple(c for c in LEADERBOARD_COLUMNS if c[0] not in hidden)
 
 

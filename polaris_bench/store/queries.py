@@ -504,6 +504,7 @@ def leaderboard(
             row.update(_dataset_fields(g))
             row.update(_group_stats(g, n_resamples, seed))
             row["scorer"], row["key"] = g["scorer"].iloc[0], g["key"].iloc[0]
+            row["run_ids"] = sorted(g["run_id"].unique().tolist())  # for the cost columns (store.costs)
             row["units"] = units_for(kv["benchmark"], row["key"])
             row["panel"] = panel
             if panel == "z":

@@ -4,7 +4,8 @@
 its table: ``_sample_row`` (samples), ``_scorer_rows`` (scorer_results and scores),
 ``_criteria_rows`` (criteria), ``_judgement_rows`` (judgements, judgement_scores,
 judgement_criteria), ``_pairwise_rows`` (pairwise), ``_rating_rows`` (ratings),
-``_window_rows`` (story_windows), ``_run_scorer_rows`` (run_scorers) and ``_run_row`` (runs).
+``_window_rows`` (story_windows), ``_usage_rows`` (usage: tokens per role, per sample
+and for the run), ``_run_scorer_rows`` (run_scorers) and ``_run_row`` (runs).
 
 * The length columns come from the scorer named ``length_adherence``, nothing else.
 * Windows along a story: one story_windows row per entry of the ``segments`` list in
@@ -170,6 +171,8 @@ RATING_COLS = ("run_id", "model", "method", "rating", "rd", "ci_low", "ci_high")
 WINDOW_COLS = ("run_id", "sample_id", "epoch", "idx", "first_word", "last_word", "words", "quality", "value",
                "self_repetition", "overlap_prior", "cliche_rate", "unscored_reason", "panel", "criteria",
                "attempts")
+USAGE_COLS = ("run_id", "sample_id", "epoch", "role", "model", "calls", "input_tokens", "output_tokens",
+              "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "total_tokens", "batch", "reported_cost")
 RUN_SCORER_COLS = ("run_id", "scorer", "key", "n")
 
 _LENGTH_FIELDS = ("words", "length_ratio", "length_score", "length_penalty", "self_repetition")
@@ -191,6 +194,8 @@ _TYPES = {
     "quotes": pa.list_(pa.string()),
     "idx": pa.int32(), "first_word": pa.int64(), "last_word": pa.int64(), "quality": pa.float64(),
     "overlap_prior": pa.float64(), "cliche_rate": pa.float64(),
+    "calls": pa.int32(), "cache_read_tokens": pa.int64(), "cache_write_tokens": pa.int64(),
+    "reasoning_tokens": pa.int64(), "total_tokens": pa.int64(), "batch": pa.bool_(), "reported_cost": pa.float64(),
 }
 
 
@@ -233,6 +238,7 @@ class RunRows:
     judgement_scores: Columns = field(default_factory=lambda: Columns(JUDGEMENT_SCORE_COLS))
     judgement_criteria: Columns = field(default_factory=lambda: Columns(JUDGEMENT_CRIT_COLS))
     story_windows: Columns = field(default_factory=lambda: Columns(WINDOW_COLS, {"value": pa.string()}))
+    usage: Columns = field(default_factory=lambda: Columns(USAGE_COLS))
     warnings: list[str] = field(default_factory=list)
 
     def tables(self) -> dict[str, Columns]:
@@ -240,7 +246,7 @@ class RunRows:
                 "criteria": self.criteria, "pairwise": self.pairwise, "ratings": self.ratings,
                 "run_scorers": self.run_scorers, "judgements": self.judgements,
                 "judgement_scores": self.judgement_scores, "judgement_criteria": self.judgement_criteria,
-                "story_windows": self.story_windows}
+                "story_windows": self.story_windows, "usage": self.usage}
 
 
 @dataclass
@@ -258,6 +264,7 @@ class _Log:
     judge_modes: set[str] = field(default_factory=set)
     has_length_scorer: bool = False
     inputs: dict[str, str] = field(default_factory=dict)  # sample id -> sha256 of its input
+    usage: _UsageRoles | None = None
 
 
 # -- criterion names ----------------------------------------------------------------------
@@ -655,6 +662,96 @@ def _run_scorer_rows(ctx: _Log, rows: RunRows) -> None:
         rows.run_scorers.add(ctx.run_id, scorer_name, "", 0)  # a scorer with no value at all (all unscored)
 
 
+# -- usage -------------------------------------------------------------------------------
+
+WRITER_ROLE = "writer"  # the eval's main model (it has no Inspect role)
+OTHER_ROLE = "other"  # a model called by neither the main model nor a named role
+_USAGE_FIELDS = ("input_tokens", "output_tokens", "input_tokens_cache_read", "input_tokens_cache_write",
+                 "reasoning_tokens", "total_tokens")
+
+
+def _usage_dict(u: Any) -> dict[str, float]:
+    """A ModelUsage (or its dict) as numbers: absent token fields are 0; ``total_cost``
+    only when Inspect computed one."""
+    get = u.get if isinstance(u, Mapping) else (lambda k: getattr(u, k, None))
+    out = {k: float(get(k) or 0) for k in _USAGE_FIELDS}
+    if get("total_cost") is not None:
+        out["total_cost"] = float(get("total_cost"))
+    return out
+
+
+@dataclass
+class _UsageRoles:
+    """Which model plays which role in this log, and whether it ran in batch mode."""
+
+    main_model: str | None
+    role_models: dict[str, str]
+    batch: dict[str, bool]
+
+    @classmethod
+    def of(cls, ev: Any) -> _UsageRoles:
+        roles = {r: str(cfg.model) for r, cfg in (ev.model_roles or {}).items()}
+        batch = {r: bool(getattr(cfg.config, "batch", None)) for r, cfg in (ev.model_roles or {}).items()}
+        batch[WRITER_ROLE] = bool(getattr(ev.model_generate_config, "batch", None))
+        main = str(ev.model) if ev.model and ev.model != "none/none" else None
+        return cls(main, roles, batch)
+
+    def split(self, model_usage: Mapping[str, Any], role_usage: Mapping[str, Any]) -> dict[str, tuple[str, dict]]:
+        """role -> (model, usage). Inspect reports usage per role for named roles only:
+        the writer's is its model's usage less what named roles of the same model used."""
+        out: dict[str, tuple[str, dict]] = {}
+        left = {str(m): _usage_dict(u) for m, u in model_usage.items()}
+        for role, u in role_usage.items():
+            model = self.role_models.get(role, "")
+            used = _usage_dict(u)
+            out[role] = (model, used)
+            if model in left:
+                for k in _USAGE_FIELDS:
+                    left[model][k] = max(0.0, left[model][k] - used[k])
+                if "total_cost" in used and "total_cost" in left[model]:
+                    left[model]["total_cost"] = max(0.0, left[model]["total_cost"] - used["total_cost"])
+        for model, rest in left.items():
+            if not any(rest[k] for k in _USAGE_FIELDS):
+                continue
+            role = WRITER_ROLE if model == self.main_model else OTHER_ROLE
+            if role in out:  # two unattributed models: keep them apart by model string
+                role = f"{OTHER_ROLE}:{model}"
+            out[role] = (model, rest)
+        return out
+
+    def calls(self, events: Sequence[Any]) -> dict[str, int]:
+        """Model calls per role among a sample's events (Inspect cache hits left out:
+        they cost nothing)."""
+        out: dict[str, int] = {}
+        for e in events:
+            if getattr(e, "event", None) != "model" or getattr(e, "cache", None) == "read":
+                continue
+            role = e.role or (WRITER_ROLE if str(e.model) == self.main_model else OTHER_ROLE)
+            out[role] = out.get(role, 0) + 1
+        return out
+
+
+def _add_usage(ctx: _Log, rows: RunRows, sid: str | None, epoch: int | None, model_usage: Mapping[str, Any],
+               role_usage: Mapping[str, Any], calls: Mapping[str, int] | None) -> None:
+    assert ctx.usage is not None
+    for role, (model, u) in sorted(ctx.usage.split(model_usage, role_usage).items()):
+        rows.usage.add(
+            ctx.run_id, sid, epoch, role, model or None,
+            (calls.get(role, 0) if calls is not None else None),
+            *(_int(u[k]) for k in _USAGE_FIELDS),
+            ctx.usage.batch.get(role, False) if not role.startswith(OTHER_ROLE) else None,
+            u.get("total_cost"),
+        )
+
+
+def _usage_rows(ctx: _Log, rows: RunRows, sample: Any, sid: str, epoch: int) -> dict[str, int] | None:
+    """usage: one row per role of one sample. Returns the sample's calls per role
+    (None when the log kept no events)."""
+    calls = ctx.usage.calls(sample.events) if sample.events else None
+    _add_usage(ctx, rows, sid, epoch, sample.model_usage or {}, getattr(sample, "role_usage", None) or {}, calls)
+    return calls
+
+
 def _input_sha(ctx: _Log, sid: str, value: Any) -> str:
     """sha256 of a sample's input (a string, or its messages' roles and texts)."""
     if sid not in ctx.inputs:
@@ -762,13 +859,20 @@ def build_rows(log: Any, path: str, fp: str) -> RunRows:
     warnings = LogWarnings()
     grader = (log.eval.model_roles or {}).get("grader")
     ctx = _Log(str(log.eval.eval_id), grader.model if grader is not None else None, warnings,
-               _CriterionNames(warnings))
+               _CriterionNames(warnings), usage=_UsageRoles.of(log.eval))
     rows = RunRows()
+    run_calls: dict[str, int] | None = {}
     for sample in log.samples or []:
         sid = str(sample.id)
         epoch = int(sample.epoch or 1)
         meta = sample.metadata or {}
         _sample_row(ctx, rows, sample, sid, epoch, meta)
+        calls = _usage_rows(ctx, rows, sample, sid, epoch)
+        if calls is None or run_calls is None:
+            run_calls = None
+        else:
+            for role, n in calls.items():
+                run_calls[role] = run_calls.get(role, 0) + n
         for scorer_name, score in (sample.scores or {}).items():
             outcome = _scorer_rows(ctx, rows, sid, epoch, scorer_name, score)
             _criteria_rows(ctx, rows, sid, epoch, scorer_name, score.metadata or {})
@@ -778,6 +882,9 @@ def build_rows(log: Any, path: str, fp: str) -> RunRows:
                 _window_rows(ctx, rows, sid, epoch, score)
     _rating_rows(ctx, rows, log.results)
     _run_scorer_rows(ctx, rows)
+    if log.stats is not None:  # the run's totals, as Inspect counted them
+        _add_usage(ctx, rows, None, None, log.stats.model_usage or {}, getattr(log.stats, "role_usage", None) or {},
+                   run_calls)
     if log.samples and not ctx.has_length_scorer and not len(rows.pairwise):
         warnings.add(f"no {LENGTH_SCORER!r} scorer in this log: the length columns (words, length_ratio, "
                      "truncated, blank, ...) are NULL")

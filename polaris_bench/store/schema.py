@@ -17,7 +17,9 @@ One file (default ``results/polaris.duckdb``) holds every ingested Inspect log:
 * ``run_scorers``: which (scorer, key) pairs a run has (small; picks main scores fast);
 * ``reference``: published numbers (``polaris reference load``);
 * ``model_names``: display names set with ``polaris ingest --name MODEL=DISPLAY``;
-* ``log_files``: what ``ingest`` saw per file, for incremental folder ingests.
+* ``log_files``: what ``ingest`` saw per file, for incremental folder ingests;
+* ``usage``: tokens per run, role (writer, grader, grader_b, ...) and sample, from
+  Inspect's usage (costs are computed from it at query time: ``store.costs``).
 
 ``connect`` opens (creating if needed) a database and applies pending migrations.
 A migration is a function from version N to N+1 registered in ``MIGRATIONS``; a file
@@ -35,7 +37,7 @@ import duckdb
 
 from polaris_bench.paths import DEFAULT_DB
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 class SchemaError(RuntimeError):
@@ -336,14 +338,41 @@ def _to_v7(con: duckdb.DuckDBPyConnection) -> None:
     # Windows stored before v7 have NULL here until `polaris ingest --force` re-reads their logs.
 
 
+_USAGE = """
+CREATE TABLE usage (
+    run_id             VARCHAR NOT NULL,
+    sample_id          VARCHAR,            -- NULL: the run's totals (Inspect's stats)
+    epoch              INTEGER,
+    role               VARCHAR NOT NULL,   -- writer | grader | grader_b | ... (Inspect model role)
+    model              VARCHAR,
+    calls              INTEGER,            -- model calls (the sample's model events); NULL when unknown
+    input_tokens       BIGINT,             -- charged at the full rate (cache reads/writes excluded)
+    output_tokens      BIGINT,
+    cache_read_tokens  BIGINT,
+    cache_write_tokens BIGINT,
+    reasoning_tokens   BIGINT,
+    total_tokens       BIGINT,
+    batch              BOOLEAN,            -- the role was run through a provider's batch API
+    reported_cost      DOUBLE              -- Inspect's own total_cost, when it computed one
+);
+"""
+
+
+def _to_v8(con: duckdb.DuckDBPyConnection) -> None:
+    """v8: usage (tokens per run, role and sample)."""
+    con.execute(_USAGE)
+    # Runs stored before v8 have no usage rows until `polaris ingest --force` re-reads
+    # their logs; cost views say so.
+
+
 # version N -> N+1; append new steps here and bump SCHEMA_VERSION.
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
-    0: _to_v1, 1: _to_v2, 2: _to_v3, 3: _to_v4, 4: _to_v5, 5: _to_v6, 6: _to_v7,
+    0: _to_v1, 1: _to_v2, 2: _to_v3, 3: _to_v4, 4: _to_v5, 5: _to_v6, 6: _to_v7, 7: _to_v8,
 }
 
 # Tables whose rows belong to one run (deleted together when a run is replaced).
 RUN_TABLES = ("samples", "scorer_results", "scores", "criteria", "pairwise", "ratings", "run_scorers",
-              "judgements", "judgement_scores", "judgement_criteria", "judge_audits", "story_windows")
+              "judgements", "judgement_scores", "judgement_criteria", "judge_audits", "story_windows", "usage")
 
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
