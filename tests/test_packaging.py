@@ -237,6 +237,11 @@ def test_wheel_runs_the_offline_pipeline_from_an_empty_folder(tmp_path):
     compare = run(bin_ / "polaris", "compare", "writer-a", "writer-b", "--benchmark", "length_gen", "--format", "csv")
     assert "offline/writer-a" in compare and "offline/writer-b" in compare
     run(bin_ / "polaris", "reference", "load")
+    # the shipped price table: the estimate for a priced judge, and the stored runs' tokens
+    estimate = run(bin_ / "polaris", "estimate", "length_gen", "-T", "prompts=1", "--model", "offline/writer",
+                   "--model-role", "grader=openai/gpt-5.4", "--format", "json")
+    assert '"price": "openai/gpt-5.4"' in estimate
+    assert "offline/judge" in run(bin_ / "polaris", "cost", "--format", "csv")
     # the HTML report, from the wheel's own templates
     assert "open " in run(bin_ / "polaris", "report", "--out", "site", "--no-viewer", "--resamples", "50")
     assert "offline/writer-c" in (work / "site" / "index.html").read_text(encoding="utf-8")
