@@ -117,9 +117,12 @@ def estimate_length_gen(task_args: Mapping[str, Any], writer: str | None, roles:
                         batch: Mapping[str, bool] | None = None) -> Estimate:
     """See the module docstring. ``roles``: model role -> model string (the judges);
     ``batch``: roles (``writer`` for the writer) run through a batch API."""
+    import inspect as pyinspect
+
     from polaris_bench.benchmarks import task_args as targs
     from polaris_bench.benchmarks.length_gen import (
         PromptFileError,
+        length_gen,
         parse_targets,
         select_prompts,
         sweep_samples,
@@ -136,8 +139,7 @@ def estimate_length_gen(task_args: Mapping[str, Any], writer: str | None, roles:
     from polaris_bench.judging.rubric import RubricError, load_rubric
     from polaris_bench.metrics.length import strip_length_sentence
 
-    known = {"prompts", "targets", "max_tokens", "thinking", "thinking_allowance", "rubric", "compact",
-             "judge_attempts", "judges", "panel_aggregate", "panel_min", "generations"}
+    known = set(pyinspect.signature(length_gen).parameters)  # the task's own options
     unknown = sorted(set(task_args) - known)
     if unknown:
         raise EstimateError(f"-T {unknown[0]}: length_gen has no such option (it has {', '.join(sorted(known))})")
@@ -169,6 +171,8 @@ def estimate_length_gen(task_args: Mapping[str, Any], writer: str | None, roles:
                             f"{', '.join(judge_roles)}")
     samples = sweep_samples(chosen, targets)
     generating = not task_args.get("generations")
+    if task_args.get("segments") is not None:  # each window is judged too: not modelled yet
+        raise EstimateError(f"-T segments={task_args['segments']}: the estimate does not model window judging yet")
     if generating and not writer:
         raise EstimateError("--model WRITER is needed (or -T generations= to judge existing stories)")
     est = Estimate("length_gen", {k: v for k, v in task_args.items() if v is not None}, len(samples), [], a)
