@@ -216,6 +216,9 @@ def test_attach_costs_notes_runs_without_usage(db, prices):
     con.close()
     assert board.rows[0]["cost_usd"] is None and board.rows[0]["cost_note"] == "no usage recorded"
     assert any("ingest --force" in n for n in board.notes)
+    from polaris_bench.report.tables import render_leaderboard
+
+    assert "cost (USD)" not in render_leaderboard(board, "markdown")  # no column of blanks: the note says why
 
 
 def test_cost_command_per_role_and_per_sample(db, prices, capsys):

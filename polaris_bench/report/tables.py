@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from rich.markup import escape
 
+from polaris_bench.store.costs import NO_USAGE
 from polaris_bench.store.names import short_judge
 
 Format = Literal["table", "csv", "json", "markdown"]
@@ -321,7 +322,7 @@ def _leaderboard_columns(rows: Sequence[dict[str, Any]]) -> tuple[tuple[str, str
     datasets = {r.get("dataset_sha256") for r in runs}
     hidden = {"dataset"} if len(datasets) <= 1 else set()
     hidden |= {col for col, key in _OPTIONAL_COLUMNS.items() if all(_isnan(r.get(key)) for r in runs)}
-    if not any("cost_usd" in r for r in rows):
+    if not any("cost_usd" in r and r.get("cost_note") != NO_USAGE for r in rows):  # the note says why
         hidden |= {"cost", "judge_per_1k"}
     return tuple(c for c in LEADERBOARD_COLUMNS if c[0] not in hidden)
 

@@ -23,6 +23,7 @@ import duckdb
 from polaris_bench.costs.prices import NO_PRICE, PriceTable, dollars
 from polaris_bench.store.rows import WRITER_ROLE
 
+NO_USAGE = "no usage recorded"
 TOKEN_COLS = ("calls", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
               "reasoning_tokens", "total_tokens")
 
@@ -136,4 +137,4 @@ def attach_costs(con: duckdb.DuckDBPyConnection, board: Any, prices: PriceTable)
         row["judge_cost_per_1k_words_usd"] = (judge_cost / (words / 1000)
                                               if judge_cost is not None and judges and words else None)
         row["cost_note"] = (f"{NO_PRICE}: {', '.join(unpriced)}" if unpriced and roles
-                            else ("no usage recorded" if not roles else None))
+                            else (NO_USAGE if not roles else None))
