@@ -160,3 +160,48 @@ def test_cli_errors_are_one_line(argv, message, capsys):
     assert polaris(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_segments_add_one_judgement_per_window_for_every_judge():
+    from polaris_bench.judging.segments import DIGEST_WORDS
+    from polaris_bench.metrics.windows import expected_window_count
+
+    a = Assumptions(tokens_per_word=1.5, failure_rate=0.0, judge_reply_share=0.5)
+    base = {"prompts": FIRST_PROMPT, "targets": "4500"}
+    whole = estimate("length_gen", base, "offline/writer", {"grader": "x/judge"}, PRICES, a)
+    cut = estimate("length_gen", base | {"segments": "2000"}, "offline/writer", {"grader": "x/judge"}, PRICES, a)
+    assert expected_window_count(4500, 2000) == 2 and expected_window_count(3000, 2000) == 1
+    assert expected_window_count(5000, 2000) == 3  # a remainder of half a window is a window
+    assert expected_window_count(5999, 2000) == 3 and expected_window_count(0, 2000) == 0
+    (_, j0), (_, j1) = whole.roles, cut.roles
+    assert (j0.calls, j1.calls) == (1, 3)
+    seg = load_rubric("story_segment")
+    template = count_words(render(seg, _prompt_text(), "", compact=False, context="").text)
+    extra_in = (2 * template + 4500 + DIGEST_WORDS) * 1.5  # two windows, one digest (before the second)
+    assert j1.input_tokens - j0.input_tokens == pytest.approx(extra_in)
+    assert j1.output_tokens - j0.output_tokens == pytest.approx(2 * _default_max_tokens(seg, False) * 0.5)
+    assert any("2 windows" in n for n in cut.notes)
+    with pytest.raises(EstimateError, match="segments"):
+        estimate("length_gen", base | {"segments": "abc"}, "offline/writer", {"grader": "x/judge"}, PRICES, a)
+
+
+def test_check_a_segmented_offline_run(tmp_path):
+    """The estimate's window judging against what a real segmented offline run used."""
+    import sys
+
+    from cost_logs import ROOT
+    from inspect_ai import eval as inspect_eval
+
+    if str(ROOT / "tasks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tasks"))
+    from length_gen import length_gen
+
+    [log] = inspect_eval(length_gen(prompts="2", targets="3000,5000", segments=1000), model=WRITER,
+                         model_roles={"grader": "offline/judge"}, log_dir=str(tmp_path), display="none",
+                         score_display=False)
+    assert log.status == "success", log.error
+    real_calls = sum(1 + len(s.scores["story_segments"].metadata["segments"]) for s in log.samples)
+    _, rows = check(log.location, PRICES)
+    grader = next(r for r in rows if r["role"] == "grader")
+    assert grader["calls"] == real_calls
+    assert abs(grader["input_err"]) < 0.15, grader

@@ -266,3 +266,26 @@ def test_report_error_for_a_bad_resample_count(tmp_path, capsys):
     with pytest.raises(ReportError):
         build_report(ReportOptions(db=tmp_path / "none.duckdb", out=tmp_path / "s"))
 
+
+
+def test_cost_columns_follow_the_price_table(tmp_path, capsys):
+    """The leaderboard in the report shows cost as `polaris leaderboard` does, priced with
+    --prices; a model with no price shows its tokens and "no price"; a bad file is one line."""
+    db, _ = report_store()
+    prices = tmp_path / "prices.yaml"
+    prices.write_text('as_of: "2026-12-01"\nmodels:\n  "offline/*":\n    input: 1000.0\n    output: 2000.0\n')
+    assert polaris(["report", "--db", str(db), "--out", str(tmp_path / "priced"), "--no-viewer",
+                    "--resamples", "20", "--prices", str(prices)]) == 0
+    priced = (tmp_path / "priced" / "index.html").read_text(encoding="utf-8")
+    assert "cost (USD)" in priced and "$" in priced and "2026-12-01" in priced
+    assert polaris(["report", "--db", str(db), "--out", str(tmp_path / "bundled"), "--no-viewer",
+                    "--resamples", "20"]) == 0
+    bundled = (tmp_path / "bundled" / "index.html").read_text(encoding="utf-8")
+    assert "cost (USD)" in bundled and "no price" in bundled  # the bundled table has no offline models
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("models:\n  offline/judge:\n    input: -1\n")
+    capsys.readouterr()
+    assert polaris(["report", "--db", str(db), "--out", str(tmp_path / "bad"), "--no-viewer",
+                    "--prices", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(bad) in err and len(err.splitlines()) == 1

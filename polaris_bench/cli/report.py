@@ -13,17 +13,19 @@ from polaris_bench.stats import N_RESAMPLES
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from polaris_bench.costs.prices import PriceError
     from polaris_bench.report.site import ReportError, ReportOptions, build_report
 
     if args.resamples < 1:
         print(f"error: --resamples {args.resamples}: must be 1 or more", file=sys.stderr)
         return 2
     opts = ReportOptions(db=Path(args.db), out=Path(args.out), logs=Path(args.logs) if args.logs else None,
-                         force=args.force, viewer=not args.no_viewer, n_resamples=args.resamples, seed=args.seed)
+                         force=args.force, viewer=not args.no_viewer, n_resamples=args.resamples, seed=args.seed,
+                         prices=Path(args.prices) if args.prices else None)
     try:
         summary = build_report(opts, progress=(lambda msg: print(f"report: {msg}", file=sys.stderr))
                                if args.verbose else None)
-    except ReportError as exc:
+    except (ReportError, PriceError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for line in summary.missing_logs:
@@ -46,5 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-viewer", action="store_true", help="do not bundle the Inspect log viewer (inspect view bundle)")
     p.add_argument("--resamples", type=int, default=N_RESAMPLES, help=f"bootstrap resamples (default {N_RESAMPLES})")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--prices", metavar="FILE", help="price table (YAML, USD per million tokens) for the cost "
+                   "columns; default: the bundled one")
     p.add_argument("--verbose", "-v", action="store_true", help="print each stage")
     p.set_defaults(func=cmd_report)

@@ -137,7 +137,9 @@ def estimate_length_gen(task_args: Mapping[str, Any], writer: str | None, roles:
     from polaris_bench.judging.judge import DEFAULT_JUDGE_ATTEMPTS, _default_max_tokens
     from polaris_bench.judging.prompt import render
     from polaris_bench.judging.rubric import RubricError, load_rubric
+    from polaris_bench.judging.segments import DEFAULT_SEGMENT_RUBRIC, DIGEST_WORDS
     from polaris_bench.metrics.length import strip_length_sentence
+    from polaris_bench.metrics.windows import expected_window_count
 
     known = set(pyinspect.signature(length_gen).parameters)  # the task's own options
     unknown = sorted(set(task_args) - known)
@@ -171,8 +173,10 @@ def estimate_length_gen(task_args: Mapping[str, Any], writer: str | None, roles:
                             f"{', '.join(judge_roles)}")
     samples = sweep_samples(chosen, targets)
     generating = not task_args.get("generations")
-    if task_args.get("segments") is not None:  # each window is judged too: not modelled yet
-        raise EstimateError(f"-T segments={task_args['segments']}: the estimate does not model window judging yet")
+    try:
+        segmented = targs.segment_args(task_args.get("segments"), task_args.get("decay_margin"))
+    except targs.TaskArgumentError as exc:
+        raise EstimateError(str(exc)) from exc
     if generating and not writer:
         raise EstimateError("--model WRITER is needed (or -T generations= to judge existing stories)")
     est = Estimate("length_gen", {k: v for k, v in task_args.items() if v is not None}, len(samples), [], a)
@@ -203,11 +207,30 @@ def estimate_length_gen(task_args: Mapping[str, Any], writer: str | None, roles:
             rendered = render(rubric, strip_length_sentence(str(s.metadata["prompt"])), "", compact=jargs["compact"])
             template_words[pid] = _words(rendered.text)
         j_in += (template_words[pid] + int(s.metadata["target_words"])) * tpw
+    judgements = float(len(samples))
+    j_out_budget = len(samples) * judge_budget  # reply budget of one attempt at every judgement
+    if segmented:
+        # every window is one more judgement: the segment rubric, a digest of the story so
+        # far (at most DIGEST_WORDS) and the window's own words (a story as long as its target)
+        size = segmented["segment_words"]
+        seg_rubric = load_rubric(DEFAULT_SEGMENT_RUBRIC)
+        seg_budget = _default_max_tokens(seg_rubric, jargs["compact"])
+        windows = 0
+        for s in samples:
+            target = int(s.metadata["target_words"])
+            n = expected_window_count(target, size)
+            seg_prompt = render(seg_rubric, strip_length_sentence(str(s.metadata["prompt"])), "",
+                                compact=jargs["compact"], context="")
+            j_in += (n * _words(seg_prompt.text) + target + (n - 1) * DIGEST_WORDS) * tpw
+            windows += n
+        judgements += windows
+        j_out_budget += windows * seg_budget
+        est.notes.append(f"-T segments={size}: about {windows} windows, each judged once more by every judge")
     for role in judge_roles:
         est.roles.append(RoleEstimate(
-            role, roles[role], batch.get(role, False), len(samples) * per_judgement, j_in * per_judgement,
-            len(samples) * per_judgement * judge_budget * a.judge_reply_share,
-            len(samples) * jargs["max_attempts"] * judge_budget, j_in * jargs["max_attempts"]))
+            role, roles[role], batch.get(role, False), judgements * per_judgement, j_in * per_judgement,
+            j_out_budget * per_judgement * a.judge_reply_share,
+            j_out_budget * jargs["max_attempts"], j_in * jargs["max_attempts"]))
     for r in est.roles:
         price = prices.lookup(r.model)
         if price is not None:

@@ -93,6 +93,19 @@ def units(story: str, size: int) -> list[tuple[int, int, int]]:
     return out
 
 
+def expected_window_count(story_words: int, words: int) -> int:
+    """How many windows ``split_windows`` makes of a story of ``story_words`` words cut
+    into windows of ``words``, before paragraph granularity moves the cuts (used for
+    cost estimates): one below two windows, and a remainder under half a window joins
+    the last one."""
+    if story_words <= 0:
+        return 0
+    if story_words < 2 * words:
+        return 1
+    full, rest = divmod(story_words, words)
+    return full + (1 if rest >= words / 2 else 0)
+
+
 def split_windows(story: str, words: int) -> list[Window]:
     """Consecutive windows of about ``words`` words covering ``story`` exactly (see the
     module docstring); no windows for a story without words."""

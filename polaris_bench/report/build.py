@@ -15,12 +15,14 @@ import jinja2
 import pandas as pd
 
 from polaris_bench import __version__
+from polaris_bench.costs.prices import load_prices
 from polaris_bench.report import context as ctx
 from polaris_bench.report.logs import VIEWER_DIR, bundle_viewer, locate_logs, read_run
 from polaris_bench.report.plots import curves_figure, position_figure, svg_text
 from polaris_bench.report.samples import run_details, sample_context
 from polaris_bench.report.site import ReportOptions, ReportSummary
 from polaris_bench.store.benchmarks import spec_for
+from polaris_bench.store.costs import attach_costs
 
 
 class SiteBuilder:
@@ -58,6 +60,11 @@ class SiteBuilder:
         self.progress("leaderboard")
         board = leaderboard(self.con, n_resamples=o.n_resamples, seed=o.seed)
         board.notes.extend(audit_lines(self.con, board_judges(board)))
+        if any(r.get("run_ids") for r in board.rows):  # the cost columns, as `polaris leaderboard` shows them
+            prices = load_prices(o.prices)
+            attach_costs(self.con, board, prices)
+            if prices.as_of:
+                board.notes.append(f"costs priced with {prices.source} (prices of {prices.as_of})")
         df = sample_scores(self.con)
         df, _ = apply_panel(self.con, df, "mean")
         frame = ctx.sample_frame(self.con, df)

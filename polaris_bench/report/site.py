@@ -44,6 +44,7 @@ class ReportOptions:
     viewer: bool = True  # bundle the Inspect log viewer
     n_resamples: int = N_RESAMPLES
     seed: int = 0
+    prices: Path | None = None  # a price table (USD per million tokens); None: the bundled one
     opening_words: int = 60
     extremes: int = 3  # worst and best samples shown per model and judge setup
 

@@ -523,7 +523,7 @@ def _json_deep(v: Any) -> Any:
 
 # columns whose shown text combines fields: the field a click on the header sorts by
 SORT_FIELD = {"score_ci": "score", "elo_rd": "elo", "bt_ci": "bt", "diff_ci": "mean_diff", "decay_ci": "decay",
-              "sq_lc": "sq_length_controlled"}
+              "sq_lc": "sq_length_controlled", "cost": "cost_usd", "judge_per_1k": "judge_cost_per_1k_words_usd"}
 
 
 def sort_value(v: Any) -> float | str | None:
