@@ -40,7 +40,6 @@ log = logging.getLogger("polaris_bench.train")
 
 LEDGER = "training_evals.jsonl"
 RUN_FILE = "train_run.json"
-TASK = "polaris_bench/length_gen"
 STORE_TRIES, STORE_WAIT_S = 5, 2.0  # the store may be locked by another process for a moment
 
 
@@ -211,6 +210,7 @@ class CheckpointEvaluator:
         evaluates another Inspect model as that step), record, store, raise alarms."""
         from inspect_ai import eval as inspect_eval
 
+        from polaris_bench.benchmarks.length_gen import length_gen
         from polaris_bench.store.ingest import fingerprint
         from polaris_bench.store.rows import build_rows
         from polaris_bench.store.training import summarise
@@ -225,12 +225,14 @@ class CheckpointEvaluator:
         summary: dict[str, Any] | None = None
         error = log_path = run_id = None
         try:
+            # the task object itself, not its registry name: a name is resolved through
+            # Inspect's entry points and the working folder, which a training job should not
+            # depend on (the log records the task's name and arguments all the same)
             logs = inspect_eval(
-                TASK,
+                length_gen(**self.task_args()),
                 model=policy,
                 model_args=self.policy_model_args() if model is None else dict(model_args or {}),
                 model_roles=self.roles(),
-                task_args=self.task_args(),
                 log_dir=str(self.log_dir),
                 display="none",
                 tags=["training-eval", f"train_run={self.train_run}", f"step={step}"],
