@@ -27,12 +27,8 @@ def curves_figure(frame: pd.DataFrame, title: str | None = None) -> Figure:
         extra = [x for x, shown in ((judge, several_judges), (dataset, several_datasets)) if shown]
         label = f"{model} ({', '.join(extra)})" if extra else model
         x = g["target"].to_numpy(float)
-        (line,) = ax_q.plot(x, g["quality"], marker="o", label=label)
-        ax_q.fill_between(x, g["quality_low"].astype(float), g["quality_high"].astype(float), alpha=0.18,
-                          color=line.get_color(), linewidth=0)
-        ax_r.plot(x, g["length_ratio"], marker="o", color=line.get_color(), label=label)
-        ax_r.fill_between(x, g["ratio_low"].astype(float), g["ratio_high"].astype(float), alpha=0.18,
-                          color=line.get_color(), linewidth=0)
+        color = _band(ax_q, x, g, "quality", "quality_low", "quality_high", label)
+        _band(ax_r, x, g, "length_ratio", "ratio_low", "ratio_high", label, color)
     ax_r.axhline(1.0, color="grey", linestyle="--", linewidth=1)
     bench = frame["benchmark"].iloc[0] if not frame.empty else ""
     ax_q.set_title(title or f"{bench}: quality vs requested length")
@@ -71,12 +67,8 @@ def position_figure(frame: pd.DataFrame, title: str | None = None) -> Figure:
         g = g.sort_values("position")
         label = _label(frame, keys, columns)
         x = g["position"].to_numpy(float)
-        (line,) = ax_q.plot(x, g["quality"].astype(float), marker="o", label=label)
-        ax_q.fill_between(x, g["quality_low"].astype(float), g["quality_high"].astype(float), alpha=0.18,
-                          color=line.get_color(), linewidth=0)
-        ax_r.plot(x, g["self_repetition"].astype(float), marker="o", color=line.get_color(), label=label)
-        ax_r.fill_between(x, g["self_repetition_low"].astype(float), g["self_repetition_high"].astype(float),
-                          alpha=0.18, color=line.get_color(), linewidth=0)
+        color = _band(ax_q, x, g, "quality", "quality_low", "quality_high", label)
+        _band(ax_r, x, g, "self_repetition", "self_repetition_low", "self_repetition_high", label, color)
     bench = frame["benchmark"].iloc[0] if not frame.empty else ""
     ax_q.set_title(title or f"{bench}: window quality along the story")
     ax_q.set_ylabel("window quality, 0-100 (95% CI over prompts)")
@@ -93,6 +85,13 @@ def position_figure(frame: pd.DataFrame, title: str | None = None) -> Figure:
 def plot_position(frame: pd.DataFrame, out: str | Path, title: str | None = None) -> Path:
     """``position_figure`` as a PNG at ``out``; returns its path."""
     return _png(position_figure(frame, title), out)
+
+
+def _band(ax, x, g: pd.DataFrame, value: str, low: str, high: str, label: str, color: str | None = None) -> str:
+    """One line with its 95% CI band; returns its colour (the second panel reuses it)."""
+    (line,) = ax.plot(x, g[value].astype(float), marker="o", label=label, color=color)
+    ax.fill_between(x, g[low].astype(float), g[high].astype(float), alpha=0.18, color=line.get_color(), linewidth=0)
+    return line.get_color()
 
 
 def _png(fig: Figure, out: str | Path) -> Path:
